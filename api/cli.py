@@ -1,0 +1,530 @@
+"""The `kvits` command line. Parses input, calls one use case, shapes the output.
+
+Every error a user can cause ends as one readable line on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+
+from api import render
+from api.runtime import Runtime
+from camt import CamtError
+from core.money import AmountError
+from core.tenancy import MerchantError
+from invoices import csvio
+from invoices import service as invoices
+from invoices.arithmetic import LineInput
+from invoices.service import InvoiceError
+from reconciliation import review as reviews
+from reconciliation.model import MatchSettings
+from reconciliation.service import ImportOptions, ImportRefused, import_statement
+
+app = typer.Typer(
+    help="kvits: import bank statements (camt.053/052/054) and see which invoices they paid.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+customers_app = typer.Typer(help="Customers of the merchant.", no_args_is_help=True)
+invoices_app = typer.Typer(help="Invoices: import, create, list.", no_args_is_help=True)
+statements_app = typer.Typer(help="Bank statements: import, list, show.", no_args_is_help=True)
+review_app = typer.Typer(help="Matches the engine was not sure of: accept, reject, assign, undo.")
+db_app = typer.Typer(help="Database schema (Alembic).", no_args_is_help=True)
+app.add_typer(customers_app, name="customers")
+app.add_typer(invoices_app, name="invoices")
+app.add_typer(statements_app, name="statements")
+app.add_typer(review_app, name="review")
+app.add_typer(db_app, name="db")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+USER_ERRORS = (CamtError, ImportRefused, InvoiceError, MerchantError, AmountError,
+               reviews.ReviewError, FileNotFoundError, IsADirectoryError, PermissionError)
+
+
+class State:
+    runtime: Runtime = Runtime()
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err.print(f"[red]error:[/] {message}", markup=True, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@app.callback()
+def main_options(
+    merchant: Annotated[str | None, typer.Option(
+        "--merchant", "-m", help="Merchant code to work for (default: KVITS_MERCHANT or 'default').",
+    )] = None,
+) -> None:
+    State.runtime = Runtime(merchant_code=merchant)
+
+
+def _today(value: str | None) -> date:
+    if value is None:
+        return date.today()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fail(f"--today {value!r} is not a date (YYYY-MM-DD)")
+
+
+# ------------------------------------------------------------------ customers
+
+
+@customers_app.command("import")
+def customers_import(file: Annotated[Path, typer.Argument(help="CSV: code,name,email,country,language,vat_number,ibans")]) -> None:
+    """Create or update customers from a CSV file (all rows or none)."""
+    rows = csvio.read_customers(file)
+    rt = State.runtime
+    with rt.unit() as session:
+        mid = rt.merchant_id(session)
+        for row in rows:
+            invoices.upsert_customer(session, mid, row)
+    out.print(f"{len(rows)} customers imported from {file.name}")
+
+
+@customers_app.command("list")
+def customers_list() -> None:
+    """Customers with their known IBANs."""
+    from rich.table import Table
+    from sqlalchemy import select
+
+    from invoices.models import Customer
+
+    rt = State.runtime
+    with rt.unit() as session:
+        mid = rt.merchant_id(session)
+        table = Table(title="Customers")
+        for col in ("code", "name", "email", "country", "lang", "VAT", "known IBANs"):
+            table.add_column(col)
+        for c in session.scalars(select(Customer).where(Customer.merchant_id == mid).order_by(Customer.code)):
+            table.add_row(c.code, c.name, c.email or "", c.country or "", c.language, c.vat_number or "",
+                          " ".join(i.iban for i in c.ibans))
+        out.print(table)
+
+
+# ------------------------------------------------------------------ invoices
+
+
+@invoices_app.command("import")
+def invoices_import(file: Annotated[Path, typer.Argument(help="CSV, one row per invoice line")]) -> None:
+    """Import issued invoices (numbers given) from a CSV file (all or none)."""
+    rows = csvio.read_invoices(file)
+    rt = State.runtime
+    with rt.unit() as session:
+        mid = rt.merchant_id(session)
+        for row in rows:
+            try:
+                invoices.create_issued(
+                    session, mid, row, number_pattern=rt.settings.invoice_number_pattern,
+                    payment_terms_days=rt.settings.payment_terms_days,
+                )
+            except InvoiceError as exc:
+                raise InvoiceError(f"{file.name}: invoice {row.number}: {exc}") from None
+    out.print(f"{len(rows)} invoices imported from {file.name}")
+
+
+def _parse_line(text: str) -> LineInput:
+    parts = [p.strip() for p in text.split(";")]
+    if not 2 <= len(parts) <= 5:
+        raise InvoiceError(f"--line {text!r}: use 'description;quantity;unit price[;VAT %[;discount %]]'")
+    if len(parts) == 2:
+        parts.insert(1, "1")
+    try:
+        nums = [Decimal(p) for p in parts[1:]]
+    except InvalidOperation:
+        raise InvoiceError(f"--line {text!r}: quantity, price, VAT and discount must be decimals") from None
+    return LineInput(
+        description=parts[0], quantity=nums[0], unit_price=nums[1],
+        vat_rate=nums[2] if len(nums) > 2 else Decimal(0),
+        discount_percent=nums[3] if len(nums) > 3 else Decimal(0),
+    )
+
+
+@invoices_app.command("create")
+def invoices_create(
+    customer: Annotated[str, typer.Option(help="Customer code")],
+    line: Annotated[list[str], typer.Option(help="'description;quantity;unit price;VAT %;discount %' (repeat)")],
+    currency: Annotated[str, typer.Option()] = "EUR",
+    issue_date: Annotated[str | None, typer.Option(help="YYYY-MM-DD, default today")] = None,
+    due_date: Annotated[str | None, typer.Option(help="YYYY-MM-DD, default issue date + payment terms")] = None,
+    number: Annotated[str | None, typer.Option(help="Number; default: next of the series")] = None,
+    notes: Annotated[str | None, typer.Option()] = None,
+    draft: Annotated[bool, typer.Option("--draft", help="Keep it a draft (no number, no RF yet)")] = False,
+) -> None:
+    """Create an invoice; it is approved (number and RF reference) unless --draft."""
+    lines = [_parse_line(t) for t in line]
+    data = invoices.InvoiceInput(
+        customer_code=customer, currency=currency, lines=lines, issue_date=_today(issue_date),
+        due_date=_today(due_date) if due_date else None, number=number, notes=notes,
+    )
+    rt = State.runtime
+    with rt.unit() as session:
+        mid = rt.merchant_id(session)
+        if draft:
+            inv = invoices.create_draft(session, mid, data, payment_terms_days=rt.settings.payment_terms_days)
+        else:
+            inv = invoices.create_issued(session, mid, data, number_pattern=rt.settings.invoice_number_pattern,
+                                         payment_terms_days=rt.settings.payment_terms_days)
+        total = render.money(inv.total_minor, inv.currency)
+        label = inv.number or f"draft #{inv.id}"
+        out.print(f"invoice {label}: {total} {inv.currency}, due {inv.due_date}, status {inv.status}"
+                  + (f", reference {inv.rf_reference}" if inv.rf_reference else ""))
+
+
+@invoices_app.command("approve")
+def invoices_approve(draft_id: Annotated[int, typer.Argument(help="Draft id as shown by create --draft")]) -> None:
+    """Approve a draft: it gets its number and RF reference."""
+    from invoices.models import Invoice
+
+    rt = State.runtime
+    with rt.unit() as session:
+        mid = rt.merchant_id(session)
+        inv = session.get(Invoice, draft_id)
+        if inv is None or inv.merchant_id != mid:
+            fail(f"no draft #{draft_id}")
+        invoices.approve(session, inv, number_pattern=rt.settings.invoice_number_pattern)
+        out.print(f"invoice {inv.number} issued, reference {inv.rf_reference}")
+
+
+@invoices_app.command("list")
+def invoices_list(
+    status: Annotated[list[str] | None, typer.Option(help="draft, issued, partially_paid, paid, cancelled (repeat)")] = None,
+    overdue: Annotated[bool, typer.Option("--overdue", help="Only open invoices past their due date")] = False,
+    today: Annotated[str | None, typer.Option(help="Date to judge 'overdue' by, default today")] = None,
+) -> None:
+    """Invoices with what is still open; overdue is judged by --today."""
+    day = _today(today)
+    for s in status or []:
+        if s not in ("draft", "issued", "partially_paid", "paid", "cancelled"):
+            fail(f"--status {s!r} is not one of draft, issued, partially_paid, paid, cancelled")
+    rt = State.runtime
+    with rt.unit() as session:
+        mid = rt.merchant_id(session)
+        rows = invoices.list_invoices(session, mid, statuses=status or (), overdue_on=day if overdue else None)
+        render.invoices_table(out, rows, day)
+
+
+@invoices_app.command("show")
+def invoices_show(number: str) -> None:
+    """One invoice: lines, totals and its history."""
+    from rich.table import Table
+    from sqlalchemy import select
+
+    from invoices.models import InvoiceEvent
+
+    rt = State.runtime
+    with rt.unit() as session:
+        mid = rt.merchant_id(session)
+        inv = invoices.find_invoice(session, mid, number)
+        render.invoices_table(out, [inv], date.today(), title=f"Invoice {inv.number}")
+        lines = Table(title="Lines")
+        for col in ("#", "description", "qty", "unit price", "disc %", "VAT %", "net"):
+            lines.add_column(col)
+        for ln in inv.lines:
+            lines.add_row(str(ln.position), ln.description, str(ln.quantity), str(ln.unit_price),
+                          str(ln.discount_percent), str(ln.vat_rate), str(render.money(ln.net_minor, inv.currency)))
+        out.print(lines)
+        out.print(f"net {render.money(inv.net_minor, inv.currency)} + VAT {render.money(inv.vat_minor, inv.currency)}"
+                  f" = {render.money(inv.total_minor, inv.currency)} {inv.currency}")
+        hist = Table(title="History")
+        for col in ("when", "what", "amount", "detail"):
+            hist.add_column(col)
+        events = session.scalars(select(InvoiceEvent).where(InvoiceEvent.invoice_id == inv.id).order_by(InvoiceEvent.id))
+        for ev in events:
+            amt = "" if ev.amount_minor is None else str(render.money(ev.amount_minor, inv.currency))
+            hist.add_row(ev.created_at.strftime("%Y-%m-%d %H:%M"), ev.kind, amt, ev.detail)
+        out.print(hist)
+
+
+# ------------------------------------------------------------------ statements
+
+
+@statements_app.command("import")
+def statements_import(
+    files: Annotated[list[Path], typer.Argument(help="camt.053 / camt.052 / camt.054 files")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Read, match and report, then store nothing")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Refuse a file whose balances or batches do not add up")] = False,
+    validate: Annotated[bool, typer.Option("--validate", help="Validate against the ISO 20022 XSD (see --xsd-dir)")] = False,
+    xsd_dir: Annotated[Path | None, typer.Option(help="Folder of camt XSDs named like camt.053.001.02.xsd (default KVITS_XSD_DIR)")] = None,
+    details: Annotated[bool, typer.Option("--details/--summary", help="Print every transaction or only the summary")] = True,
+    limit: Annotated[int, typer.Option(help="Print at most this many transactions per file")] = 500,
+) -> None:
+    """Import statements: each transaction is stored once and matched to open invoices."""
+    rt = State.runtime
+    schema_dir = None
+    if validate:
+        schema_dir = xsd_dir or (Path(rt.settings.xsd_dir) if rt.settings.xsd_dir else None)
+        if schema_dir is None:
+            fail("--validate needs the XSD folder: pass --xsd-dir or set KVITS_XSD_DIR")
+        if not schema_dir.is_dir():
+            fail(f"XSD folder {schema_dir} does not exist")
+    options = ImportOptions(
+        dry_run=dry_run, strict=strict, schema_dir=schema_dir, max_bytes=rt.settings.max_statement_bytes,
+        line_limit=limit if details else 0,
+        settings=MatchSettings(auto_apply_at=rt.settings.auto_apply_at),
+    )
+    failed = 0
+    for file in files:
+        try:
+            report = _import_one(rt, file, options)
+        except USER_ERRORS as exc:
+            err.print(f"[red]error:[/] {file.name}: {exc}", soft_wrap=True)
+            failed += 1
+            continue
+        render.import_report(out, report, details=details)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _import_one(rt: Runtime, file: Path, options: ImportOptions):  # type: ignore[no-untyped-def]
+    if not file.is_file():
+        raise FileNotFoundError(f"no such file: {file}")
+    size = file.stat().st_size
+    show_progress = size > 4 * 1024 * 1024 and err.is_terminal
+    session = rt.factory()
+    try:
+        with session.begin():
+            mid = rt.merchant_id(session)
+            if show_progress:
+                with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                              TransferSpeedColumn(), TimeRemainingColumn(), console=err, transient=True) as bar:
+                    task = bar.add_task(file.name, total=size)
+                    report = import_statement(session, mid, file, options=options,
+                                              progress=lambda n: bar.update(task, completed=n))
+            else:
+                report = import_statement(session, mid, file, options=options)
+            if options.dry_run:
+                session.rollback()
+        return report
+    finally:
+        session.close()
+
+
+@statements_app.command("list")
+def statements_list(limit: Annotated[int, typer.Option()] = 50) -> None:
+    """Imported statements, newest first."""
+    rt = State.runtime
+    with rt.unit() as session:
+        render.statements_table(out, reviews.list_statements(session, rt.merchant_id(session), limit))
+
+
+@statements_app.command("show")
+def statements_show(statement_id: int) -> None:
+    """One statement's transactions and what each one paid."""
+    rt = State.runtime
+    with rt.unit() as session:
+        mid = rt.merchant_id(session)
+        row = reviews.get_statement(session, mid, statement_id)
+        render.statements_table(out, [row])
+        if row.balance_message:
+            out.print(f"balance check: {row.balance_check} - {row.balance_message}")
+        for p in row.problems:
+            out.print(f"[yellow]warning:[/] {p}")
+        txs = reviews.statement_transactions(session, mid, statement_id)
+        render.transactions_table(out, txs, reviews.paid_invoices_of(session, [t.id for t in txs]))
+
+
+# ------------------------------------------------------------------ review
+
+
+@review_app.callback(invoke_without_command=True)
+def review_main(ctx: typer.Context) -> None:
+    """Without a sub-command: go through the open suggestions one by one (or list them)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    rt = State.runtime
+    with rt.unit() as session:
+        mid = rt.merchant_id(session)
+        items = reviews.open_suggestions(session, mid)
+        if not items:
+            out.print("No suggestions waiting for review.")
+            return
+        _print_suggestions(items)
+    if not sys.stdin.isatty():
+        out.print("Use: kvits review accept ID [--candidate N | --invoice NUMBER] · kvits review reject ID")
+        return
+    for item in items:
+        sid = item.suggestion.id
+        answer = typer.prompt(f"suggestion {sid}: [a]ccept best / [1-9] candidate / [r]eject / [s]kip / [q]uit",
+                              default="s")
+        answer = answer.strip().lower()
+        if answer == "q":
+            break
+        if answer == "s":
+            continue
+        with rt.unit() as session:
+            mid = rt.merchant_id(session)
+            if answer == "r":
+                reviews.reject(session, mid, sid)
+                out.print(f"suggestion {sid} rejected")
+            elif answer == "a" or answer.isdigit():
+                cand = int(answer) - 1 if answer.isdigit() else 0
+                numbers = reviews.accept(session, mid, sid, candidate=cand)
+                out.print(f"suggestion {sid} accepted: paid {', '.join(numbers)}")
+
+
+def _print_suggestions(items: list[reviews.SuggestionView]) -> None:
+    from rich.table import Table
+
+    table = Table(title="Suggestions waiting for review")
+    for col in ("id", "payment", "payer", "reference", "candidates (confidence: reasons)"):
+        table.add_column(col)
+    for it in items:
+        tx = it.transaction
+        cands = "\n".join(
+            f"{n}. {', '.join(c['invoices'])} ({c['confidence']}: {'; '.join(c['reasons'])})"
+            for n, c in enumerate(it.suggestion.candidates, start=1)
+        )
+        ref = " ".join([*tx.creditor_references, tx.remittance])
+        table.add_row(str(it.suggestion.id), f"{render.money(tx.amount_minor, tx.currency)} {tx.currency}",
+                      tx.counterparty_name or "", ref[:40], cands)
+    out.print(table)
+
+
+@review_app.command("list")
+def review_list() -> None:
+    """Open suggestions with their evidence."""
+    rt = State.runtime
+    with rt.unit() as session:
+        items = reviews.open_suggestions(session, rt.merchant_id(session))
+        if not items:
+            out.print("No suggestions waiting for review.")
+            return
+        _print_suggestions(items)
+
+
+@review_app.command("accept")
+def review_accept(
+    suggestion_id: int,
+    candidate: Annotated[int, typer.Option(help="Which candidate (1 = best)")] = 1,
+    invoice: Annotated[str | None, typer.Option(help="Pay this invoice instead")] = None,
+) -> None:
+    """Accept a suggestion: the payment is applied."""
+    rt = State.runtime
+    with rt.unit() as session:
+        numbers = reviews.accept(session, rt.merchant_id(session), suggestion_id, invoice_number=invoice,
+                                 candidate=candidate - 1)
+    out.print(f"suggestion {suggestion_id} accepted: paid {', '.join(numbers)}")
+
+
+@review_app.command("reject")
+def review_reject(suggestion_id: int) -> None:
+    """Reject a suggestion: the payment stays unmatched."""
+    rt = State.runtime
+    with rt.unit() as session:
+        reviews.reject(session, rt.merchant_id(session), suggestion_id)
+    out.print(f"suggestion {suggestion_id} rejected")
+
+
+@review_app.command("assign")
+def review_assign(transaction_id: int, invoice: Annotated[list[str], typer.Argument(help="Invoice number(s)")]) -> None:
+    """Apply an unmatched bank transaction to invoices you choose."""
+    rt = State.runtime
+    with rt.unit() as session:
+        numbers = reviews.assign(session, rt.merchant_id(session), transaction_id, invoice)
+    out.print(f"transaction {transaction_id} applied to {', '.join(numbers)}")
+
+
+@review_app.command("undo")
+def review_undo(transaction_id: int) -> None:
+    """Take back an applied match: the invoices re-open."""
+    rt = State.runtime
+    with rt.unit() as session:
+        numbers = reviews.undo(session, rt.merchant_id(session), transaction_id)
+    out.print(f"transaction {transaction_id} undone; re-opened {', '.join(numbers) or 'nothing'}")
+
+
+# ------------------------------------------------------------------ demo, db
+
+
+@app.command()
+def demo(
+    statement: Annotated[Path | None, typer.Option(help="Try kvits on your own bank's camt file")] = None,
+) -> None:
+    """Create a demo merchant with customers and open invoices, import a statement, show the result."""
+    from api import demo as demo_mod
+
+    demo_mod.run(State.runtime, out, statement)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Apply migrations up to REVISION (default head)."""
+    from core.db import make_engine, upgrade
+
+    rt = State.runtime
+    engine = make_engine(rt.database_url)
+    upgrade(engine, revision)
+    out.print(f"database at {revision}: {engine.url.render_as_string(hide_password=True)}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the schema revision of the database."""
+    from core.db import current_revision, make_engine
+
+    engine = make_engine(State.runtime.database_url)
+    out.print(current_revision(engine) or "(empty database)")
+
+
+def main() -> None:
+    debug = os.environ.get("KVITS_DEBUG") == "1"
+    try:
+        rc = app(standalone_mode=False)
+        sys.exit(rc if isinstance(rc, int) else 0)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except USER_ERRORS as exc:
+        if debug:
+            raise
+        err.print(f"[red]error:[/] {exc}", soft_wrap=True)
+        sys.exit(1)
+    except IntegrityError as exc:
+        if debug:
+            raise
+        err.print(f"[red]error:[/] the database refused a duplicate or invalid row: {exc.orig}", soft_wrap=True)
+        sys.exit(1)
+    except OperationalError as exc:
+        if debug:
+            raise
+        err.print(f"[red]error:[/] database unavailable: {str(exc.orig).strip().splitlines()[0]}", soft_wrap=True)
+        sys.exit(1)
+    except SQLAlchemyError as exc:
+        if debug:
+            raise
+        err.print(f"[red]error:[/] database error: {exc.__class__.__name__}: {str(exc).splitlines()[0]}", soft_wrap=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err.print("interrupted: nothing of the running step was stored")
+        sys.exit(130)
+    except Exception as exc:  # the last line of defence: never a traceback
+        if debug:
+            raise
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        err.print(f"[red]internal error:[/] {exc.__class__.__name__}: {exc} (set KVITS_DEBUG=1 for details)", soft_wrap=True)
+        sys.exit(70)
+
+
+if __name__ == "__main__":
+    main()

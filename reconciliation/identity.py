@@ -1,0 +1,74 @@
+"""Identities that make re-imports idempotent. Pure.
+
+A bank transaction's identity is built from what the bank says about it, never from
+the file name or the statement id alone (some banks reuse both):
+  account | currency | booking (else value) date | credit/debit | reversal | amount |
+  the entry's account-servicer and entry references | the transaction's position in
+  its entry and its own references (end-to-end, transaction, instruction id, UETR) |
+  the occurrence number of that same key within its statement.
+The occurrence number keeps look-alike transactions of one statement apart (three
+identical card settlements in one day), while the same statement, or a camt.052 and
+the camt.053 that later books the same entries, yields the same identities.
+A statement's fingerprint hashes its header (not its creation time: a bank that sends
+the same statement again stamps it anew), balances and transaction identities.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Iterable
+
+from camt import Entry, StatementHeader, Transaction
+
+PLACEHOLDERS = frozenset({"", "NOTPROVIDED", "NOT PROVIDED", "NONREF", "NONE", "N/A", "NA"})
+
+
+def meaningful(ref: str | None) -> str | None:
+    """A reference worth comparing: not empty and not a placeholder like NOTPROVIDED."""
+    if ref is None:
+        return None
+    clean = ref.strip()
+    return None if clean.upper() in PLACEHOLDERS else clean
+
+
+def _h(parts: Iterable[object]) -> str:
+    text = "\x1f".join("" if p is None else str(p) for p in parts)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class IdentityCounter:
+    """Numbers look-alike transactions within one statement, in file order."""
+
+    def __init__(self) -> None:
+        self._seen: Counter[str] = Counter()
+
+    def identity(self, account: str, entry: Entry, tx: Transaction) -> str:
+        refs = tx.references
+        day = entry.booking_date or entry.value_date
+        base = _h(
+            (
+                account, tx.currency, day, entry.credit_debit, entry.reversal, entry.amount,
+                meaningful(entry.account_servicer_reference), meaningful(entry.entry_reference),
+                tx.index, tx.amount, tx.credit_debit,
+                meaningful(refs.end_to_end_id), meaningful(refs.transaction_id),
+                meaningful(refs.instruction_id), meaningful(refs.uetr),
+                meaningful(refs.account_servicer_reference),
+            )
+        )
+        self._seen[base] += 1
+        return _h((base, self._seen[base]))
+
+
+def statement_fingerprint(kind: str, header: StatementHeader, identities: Iterable[str]) -> str:
+    acct = header.account
+    balances = tuple(
+        (b.type_code, b.amount, b.credit_debit, b.date or b.datetime) for b in header.balances
+    )
+    return _h(
+        (
+            kind, acct.identifier, header.currency, header.id, header.electronic_sequence,
+            header.legal_sequence, header.from_datetime, header.to_datetime,
+            balances, _h(identities),
+        )
+    )

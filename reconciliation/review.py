@@ -1,0 +1,194 @@
+"""What a person does with the engine's results: look, accept, reject, undo."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from invoices.models import Invoice
+from reconciliation.model import Allocation, Candidate
+from reconciliation.models import BankTransaction, Payment, Statement, Suggestion
+from reconciliation.service import ImportRefused, apply_candidate, undo_transaction
+
+
+class ReviewError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class SuggestionView:
+    suggestion: Suggestion
+    transaction: BankTransaction
+
+
+def list_statements(session: Session, merchant_id: int, limit: int = 50) -> list[Statement]:
+    return list(
+        session.scalars(
+            select(Statement)
+            .where(Statement.merchant_id == merchant_id)
+            .order_by(Statement.imported_at.desc(), Statement.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def get_statement(session: Session, merchant_id: int, statement_id: int) -> Statement:
+    row = session.get(Statement, statement_id)
+    if row is None or row.merchant_id != merchant_id:
+        raise ReviewError(f"no statement {statement_id}")
+    return row
+
+
+def statement_transactions(session: Session, merchant_id: int, statement_id: int) -> list[BankTransaction]:
+    return list(
+        session.scalars(
+            select(BankTransaction)
+            .where(BankTransaction.merchant_id == merchant_id, BankTransaction.statement_id == statement_id)
+            .order_by(BankTransaction.entry_index, BankTransaction.tx_index)
+        )
+    )
+
+
+def paid_invoices_of(session: Session, transaction_ids: list[int]) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {}
+    if not transaction_ids:
+        return out
+    rows = session.execute(
+        select(Payment.bank_transaction_id, Invoice.number)
+        .join(Invoice, Invoice.id == Payment.invoice_id)
+        .where(Payment.bank_transaction_id.in_(transaction_ids), Payment.kind == "payment")
+    )
+    for tx_id, number in rows:
+        out.setdefault(tx_id, []).append(number)
+    return out
+
+
+def open_suggestions(session: Session, merchant_id: int) -> list[SuggestionView]:
+    rows = session.execute(
+        select(Suggestion, BankTransaction)
+        .join(BankTransaction, BankTransaction.id == Suggestion.bank_transaction_id)
+        .where(Suggestion.merchant_id == merchant_id, Suggestion.status == "open")
+        .order_by(Suggestion.confidence.desc(), Suggestion.id)
+    )
+    return [SuggestionView(s, t) for s, t in rows]
+
+
+def count_open_suggestions(session: Session, merchant_id: int) -> int:
+    return session.scalar(
+        select(func.count()).select_from(Suggestion).where(
+            Suggestion.merchant_id == merchant_id, Suggestion.status == "open"
+        )
+    ) or 0
+
+
+def _suggestion(session: Session, merchant_id: int, suggestion_id: int) -> tuple[Suggestion, BankTransaction]:
+    sug = session.get(Suggestion, suggestion_id, with_for_update=True)
+    if sug is None or sug.merchant_id != merchant_id:
+        raise ReviewError(f"no suggestion {suggestion_id}")
+    if sug.status != "open":
+        raise ReviewError(f"suggestion {suggestion_id} is already {sug.status}")
+    tx = session.get(BankTransaction, sug.bank_transaction_id)
+    assert tx is not None
+    return sug, tx
+
+
+def accept(session: Session, merchant_id: int, suggestion_id: int, *, invoice_number: str | None = None,
+           candidate: int = 0) -> list[str]:
+    """Apply a suggestion (its candidate N, or the payment to one invoice a person picked).
+
+    Amounts are re-allocated against what is open now: another payment may have paid
+    part of the invoice since the suggestion was made.
+    """
+    sug, tx = _suggestion(session, merchant_id, suggestion_id)
+    if invoice_number is not None:
+        inv = session.scalar(
+            select(Invoice).where(Invoice.merchant_id == merchant_id, Invoice.number == invoice_number)
+        )
+        if inv is None:
+            raise ReviewError(f"no invoice numbered {invoice_number!r}")
+        invoices = [inv]
+        confidence = 100
+    else:
+        if not 0 <= candidate < len(sug.candidates):
+            raise ReviewError(f"suggestion {suggestion_id} has no candidate {candidate + 1}")
+        chosen: dict[str, Any] = sug.candidates[candidate]
+        invoices = [i for i in (session.get(Invoice, iid) for iid in chosen["invoice_ids"]) if i is not None]
+        confidence = int(chosen["confidence"])
+    numbers = _apply_to(session, merchant_id, tx, invoices, confidence)
+    sug.status = "accepted"
+    sug.decided_at = datetime.now(UTC)
+    return numbers
+
+
+def _apply_to(session: Session, merchant_id: int, tx: BankTransaction, invoices: list[Invoice],
+              confidence: int) -> list[str]:
+    if tx.credit_debit != "CRDT" or tx.reversal or tx.status != "BOOK":
+        raise ReviewError(f"bank transaction {tx.id} is not a booked incoming payment")
+    if tx.match_status == "applied":
+        raise ReviewError(f"bank transaction {tx.id} is already applied; undo it first")
+    remaining = tx.amount_minor
+    allocations = []
+    for inv in invoices:
+        if inv.merchant_id != merchant_id:
+            raise ReviewError("invoice of another merchant")
+        if inv.status not in ("issued", "partially_paid"):
+            raise ReviewError(f"invoice {inv.number} is {inv.status}, it cannot take this payment")
+        if inv.currency != tx.currency:
+            raise ReviewError(f"invoice {inv.number} is in {inv.currency}, the payment in {tx.currency}")
+        amount = min(remaining, inv.open_minor)
+        if amount > 0:
+            allocations.append(Allocation(inv.id, amount))
+            remaining -= amount
+    if not allocations:
+        raise ReviewError("nothing is open on the chosen invoice(s)")
+    cand = Candidate(
+        invoice_ids=tuple(a.invoice_id for a in allocations), allocations=tuple(allocations),
+        overpayment_minor=remaining, confidence=confidence, reasons=(),
+        customer_id=invoices[0].customer_id,
+    )
+    try:
+        return apply_candidate(session, merchant_id, tx, cand, None, source="review")
+    except ImportRefused as exc:
+        raise ReviewError(str(exc)) from None
+
+
+def assign(session: Session, merchant_id: int, transaction_id: int, invoice_numbers: list[str]) -> list[str]:
+    """A person applies an unmatched (or rejected) payment to invoices they choose."""
+    tx = session.get(BankTransaction, transaction_id, with_for_update=True)
+    if tx is None or tx.merchant_id != merchant_id:
+        raise ReviewError(f"no bank transaction {transaction_id}")
+    invoices = []
+    for number in invoice_numbers:
+        inv = session.scalar(select(Invoice).where(Invoice.merchant_id == merchant_id, Invoice.number == number))
+        if inv is None:
+            raise ReviewError(f"no invoice numbered {number!r}")
+        invoices.append(inv)
+    numbers = _apply_to(session, merchant_id, tx, invoices, 100)
+    sug = session.scalar(select(Suggestion).where(Suggestion.bank_transaction_id == tx.id))
+    if sug is not None and sug.status == "open":
+        sug.status = "accepted"
+        sug.decided_at = datetime.now(UTC)
+    return numbers
+
+
+def reject(session: Session, merchant_id: int, suggestion_id: int) -> None:
+    sug, tx = _suggestion(session, merchant_id, suggestion_id)
+    sug.status = "rejected"
+    sug.decided_at = datetime.now(UTC)
+    tx.match_status = "rejected"
+
+
+def undo(session: Session, merchant_id: int, transaction_id: int) -> list[str]:
+    """A person takes back an applied match: the invoices re-open, the payment is open again."""
+    tx = session.get(BankTransaction, transaction_id, with_for_update=True)
+    if tx is None or tx.merchant_id != merchant_id:
+        raise ReviewError(f"no bank transaction {transaction_id}")
+    if tx.match_status != "applied":
+        raise ReviewError(f"bank transaction {transaction_id} is {tx.match_status}, not applied")
+    numbers = undo_transaction(session, merchant_id, tx, reversal_row=None)
+    tx.match_status = "unmatched"
+    return numbers

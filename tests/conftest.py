@@ -1,0 +1,116 @@
+"""Test-wide fixtures: ../shared in place, and databases (SQLite always, PostgreSQL
+when KVITS_TEST_DATABASE_URL is set - and on CI it must be)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, inspect, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.db import make_engine, session_factory, upgrade
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+ON_CI = os.environ.get("CI") == "true"
+
+
+def locate_shared_dir() -> Path | None:
+    env = os.environ.get("KVITS_SHARED_DIR")
+    folder = Path(env) if env else REPO_ROOT.parent / "shared"
+    return folder if folder.is_dir() else None
+
+
+def need_shared() -> Path:
+    folder = locate_shared_dir()
+    if folder is None:
+        where = os.environ.get("KVITS_SHARED_DIR") or str(REPO_ROOT.parent / "shared")
+        message = f"shared folder not found at {where} (set KVITS_SHARED_DIR)"
+        if ON_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """../shared (samples, cases, specs), read in place. Skips when absent, fails on CI."""
+    return need_shared()
+
+
+# ---------------------------------------------------------------- databases
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("db") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+_PG_READY: dict[str, Engine] = {}
+
+
+def _postgres_engine() -> Engine:
+    url = os.environ.get("KVITS_TEST_DATABASE_URL", "")
+    if not url:
+        if ON_CI:
+            pytest.fail("KVITS_TEST_DATABASE_URL is not set: on CI the PostgreSQL tests must run")
+        pytest.skip("KVITS_TEST_DATABASE_URL not set (PostgreSQL tests)")
+    if url not in _PG_READY:
+        engine = make_engine(url)
+        try:
+            with engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+        except Exception as exc:  # unreachable server: a failure on CI, a skip elsewhere
+            if ON_CI:
+                pytest.fail(f"PostgreSQL at KVITS_TEST_DATABASE_URL unreachable: {exc}")
+            pytest.skip(f"PostgreSQL unreachable: {exc}")
+        upgrade(engine)
+        _PG_READY[url] = engine
+    return _PG_READY[url]
+
+
+def _truncate(engine: Engine) -> None:
+    tables = [t for t in inspect(engine).get_table_names() if t != "alembic_version"]
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, _sqlite_template: Path) -> Iterator[str]:
+    """A migrated, empty database: a fresh SQLite file, or the truncated PostgreSQL."""
+    if request.param == "sqlite":
+        path = tmp_path / "kvits.db"
+        shutil.copy(_sqlite_template, path)
+        yield f"sqlite:///{path}"
+    else:
+        engine = _postgres_engine()
+        _truncate(engine)
+        yield engine.url.render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def factory(engine: Engine) -> sessionmaker[Session]:
+    return session_factory(engine)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, _sqlite_template: Path) -> str:
+    """SQLite only, for tests about the embedded default (CLI, demo)."""
+    path = tmp_path / "kvits.db"
+    shutil.copy(_sqlite_template, path)
+    return f"sqlite:///{path}"
