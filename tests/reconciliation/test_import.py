@@ -1,0 +1,263 @@
+"""Statement imports against a real database: idempotency, atomicity, reversals,
+review, tenants. Runs on SQLite and on PostgreSQL (KVITS_TEST_DATABASE_URL)."""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from camt import CamtError
+from invoices.models import CustomerIban, Invoice
+from reconciliation import review
+from reconciliation.models import BankTransaction, CustomerCredit, Payment, Statement, Suggestion
+from reconciliation.service import ImportOptions, ImportRefused, import_statement
+from tests.helpers import Pay, customer, invoice, merchant, statement_xml
+
+RF1 = "RF18539007547034"
+
+
+def _setup(factory: sessionmaker[Session], code: str = "m1") -> int:
+    with factory() as s, s.begin():
+        mid = merchant(s, code)
+        c = customer(s, mid, "SIA Vējš", code="C1")
+        invoice(s, mid, "INV-1", c, "100.00", rf=RF1)
+        invoice(s, mid, "INV-2", c, "250.00")
+        return mid
+
+
+def _import(factory: sessionmaker[Session], mid: int, data: bytes, **kw: object):  # type: ignore[no-untyped-def]
+    with factory() as s, s.begin():
+        return import_statement(s, mid, data, options=ImportOptions(**kw))  # type: ignore[arg-type]
+
+
+def _inv(factory: sessionmaker[Session], number: str, mid: int | None = None) -> Invoice:
+    with factory() as s:
+        q = select(Invoice).where(Invoice.number == number)
+        if mid is not None:
+            q = q.where(Invoice.merchant_id == mid)
+        inv = s.scalar(q)
+        assert inv is not None
+        return inv
+
+
+def _count(factory: sessionmaker[Session], model: type) -> int:
+    with factory() as s:
+        return s.scalar(select(func.count()).select_from(model)) or 0
+
+
+def test_import_pays_once_and_reimport_changes_nothing(factory: sessionmaker[Session]) -> None:
+    mid = _setup(factory)
+    data = statement_xml([Pay("100.00", "SIA VEJS", rf=RF1), Pay("250.00", "SIA Vējš", text="Rēķins INV-2")])
+    first = _import(factory, mid, data)
+    assert first.count("applied") == 2
+    assert first.statements[0].balance_check == "ok"
+    assert _inv(factory, "INV-1").status == "paid"
+    assert _inv(factory, "INV-2").status == "paid"
+    payments = _count(factory, Payment)
+    # the same statement, sent again with a new creation time and message id
+    again = statement_xml(
+        [Pay("100.00", "SIA VEJS", rf=RF1), Pay("250.00", "SIA Vējš", text="Rēķins INV-2")],
+        created="2026-11-05T09:00:00", msg_id="MSG-RESENT",
+    )
+    second = _import(factory, mid, again)
+    assert second.statements[0].already_imported
+    assert second.count("duplicate") == 2 and second.count("applied") == 0
+    assert _count(factory, Payment) == payments
+    assert _count(factory, Statement) == 1
+    assert _inv(factory, "INV-1").paid_minor == 10000
+
+
+def test_statement_id_reused_by_the_bank_is_a_new_statement(factory: sessionmaker[Session]) -> None:
+    mid = _setup(factory)
+    _import(factory, mid, statement_xml([Pay("100.00", "x", rf=RF1)], stmt_id="1"))
+    report = _import(factory, mid, statement_xml([Pay("250.00", "x", text="INV-2")], stmt_id="1", day="2026-11-04"))
+    assert not report.statements[0].already_imported
+    assert report.count("applied") == 1
+    assert _count(factory, Statement) == 2
+
+
+def test_pending_in_camt052_is_not_matched_until_booked(factory: sessionmaker[Session]) -> None:
+    mid = _setup(factory)
+    intraday = _import(factory, mid, statement_xml([Pay("100.00", "x", rf=RF1, status="PDNG", ref="A1")], kind="camt.052"))
+    assert intraday.count("not_booked") == 1
+    assert _inv(factory, "INV-1").status == "issued"
+    booked = _import(factory, mid, statement_xml([Pay("100.00", "x", rf=RF1, ref="A1")]))
+    assert booked.count("applied") == 1
+    assert _inv(factory, "INV-1").status == "paid"
+    # the camt.052 of the same booked entries later on changes nothing
+    again = _import(factory, mid, statement_xml([Pay("100.00", "x", rf=RF1, ref="A1")], kind="camt.052", stmt_id="R2"))
+    assert again.count("duplicate") == 1
+    assert _inv(factory, "INV-1").paid_minor == 10000
+    assert _count(factory, BankTransaction) == 1
+
+
+def test_a_bad_amount_deep_in_the_file_stores_nothing(factory: sessionmaker[Session]) -> None:
+    mid = _setup(factory)
+    pays = [Pay("100.00", "x", rf=RF1)] + [Pay("1.00", f"p{i}") for i in range(1200)] + [Pay("5.001", "bad")]
+    with pytest.raises(CamtError) as info:
+        _import(factory, mid, statement_xml(pays, closing="0"))
+    assert "5.001" in str(info.value)
+    assert _count(factory, BankTransaction) == 0
+    assert _count(factory, Statement) == 0
+    assert _count(factory, Payment) == 0
+    assert _inv(factory, "INV-1").status == "issued"
+
+
+def test_strict_refuses_a_statement_that_does_not_add_up(factory: sessionmaker[Session]) -> None:
+    mid = _setup(factory)
+    data = statement_xml([Pay("100.00", "x", rf=RF1)], closing="99.00")
+    with pytest.raises(ImportRefused, match="does not|mismatch|fails"):
+        _import(factory, mid, data, strict=True)
+    assert _count(factory, BankTransaction) == 0
+    report = _import(factory, mid, data)  # without --strict: imported, mismatch reported
+    assert report.statements[0].balance_check == "mismatch"
+    assert _inv(factory, "INV-1").status == "paid"
+
+
+def test_dry_run_reports_but_the_caller_rolls_back(factory: sessionmaker[Session]) -> None:
+    mid = _setup(factory)
+    with factory() as s:
+        with s.begin():
+            report = import_statement(s, mid, statement_xml([Pay("100.00", "x", rf=RF1)]),
+                                      options=ImportOptions(dry_run=True))
+            s.rollback()
+    assert report.count("applied") == 1
+    assert _count(factory, BankTransaction) == 0
+    assert _inv(factory, "INV-1").status == "issued"
+
+
+def test_tenants_never_see_each_others_invoices(factory: sessionmaker[Session]) -> None:
+    mid_a = _setup(factory, "a")
+    with factory() as s, s.begin():
+        mid_b = merchant(s, "b")
+    report = _import(factory, mid_b, statement_xml([Pay("100.00", "SIA Vējš", rf=RF1, text="INV-1")]))
+    assert report.count("applied") == 0 and report.count("suggested") == 0
+    assert _inv(factory, "INV-1", mid_a).status == "issued"
+    # the same file for merchant a is its own import, not a duplicate of b's
+    report_a = _import(factory, mid_a, statement_xml([Pay("100.00", "SIA Vējš", rf=RF1, text="INV-1")]))
+    assert report_a.count("applied") == 1
+    with factory() as s:
+        with pytest.raises(review.ReviewError):
+            review.get_statement(s, mid_b, report_a.statements[0].db_id or 0)
+
+
+def test_reversal_in_a_later_statement_reopens_and_withdraws_credit(factory: sessionmaker[Session]) -> None:
+    mid = _setup(factory)
+    _import(factory, mid, statement_xml([Pay("130.00", "SIA Vējš", rf=RF1, e2e="E-1")]))
+    inv = _inv(factory, "INV-1")
+    assert inv.status == "paid"
+    with factory() as s:
+        assert s.scalar(select(func.sum(CustomerCredit.amount_minor))) == 3000
+    report = _import(factory, mid, statement_xml(
+        [Pay("130.00", "SIA Vējš", rf=RF1, e2e="E-1", side="DBIT", reversal=True)], stmt_id="ST-2",
+        day="2026-11-05", opening="130.00"))
+    assert report.count("reversal") == 1
+    inv = _inv(factory, "INV-1")
+    assert inv.status == "issued" and inv.paid_minor == 0
+    with factory() as s:
+        assert s.scalar(select(func.sum(CustomerCredit.amount_minor))) == 0
+        original = s.scalar(select(BankTransaction).where(BankTransaction.end_to_end_id == "E-1",
+                                                          BankTransaction.credit_debit == "CRDT"))
+        assert original is not None and original.match_status == "reversed"
+
+
+def test_reversal_of_an_unknown_credit_is_reported_not_guessed(factory: sessionmaker[Session]) -> None:
+    mid = _setup(factory)
+    report = _import(factory, mid, statement_xml([Pay("100.00", "x", e2e="NOPE", side="DBIT", reversal=True)],
+                                                 opening="100.00"))
+    assert report.count("reversal_unmatched") == 1
+    assert _inv(factory, "INV-1").status == "issued"
+
+
+def test_review_reject_assign_undo(factory: sessionmaker[Session]) -> None:
+    mid = _setup(factory)
+    # amount-only evidence from a stranger: a suggestion, never an automatic match
+    report = _import(factory, mid, statement_xml([Pay("250.00", "Nobody Known", text="thanks")]))
+    assert report.count("applied") == 0 and report.count("suggested") == 1
+    with factory() as s, s.begin():
+        items = review.open_suggestions(s, mid)
+        assert [c["invoices"] for c in items[0].suggestion.candidates][0] == ["INV-2"]
+        sid, tx_id = items[0].suggestion.id, items[0].transaction.id
+        review.reject(s, mid, sid)
+        with pytest.raises(review.ReviewError, match="already rejected"):
+            review.reject(s, mid, sid)
+    assert _inv(factory, "INV-2").status == "issued"
+    with factory() as s, s.begin():
+        assert review.assign(s, mid, tx_id, ["INV-2"]) == ["INV-2"]
+        with pytest.raises(review.ReviewError, match="already applied"):
+            review.assign(s, mid, tx_id, ["INV-1"])
+    assert _inv(factory, "INV-2").status == "paid"
+    with factory() as s, s.begin():
+        assert review.undo(s, mid, tx_id) == ["INV-2"]
+    assert _inv(factory, "INV-2").status == "issued"
+    with factory() as s, s.begin():  # applied again after an undo: a new round, no clash
+        review.assign(s, mid, tx_id, ["INV-2"])
+    assert _inv(factory, "INV-2").paid_minor == 25000
+    with factory() as s:
+        total = s.scalar(select(func.sum(Payment.amount_minor)).where(Payment.bank_transaction_id == tx_id))
+        assert total == 25000
+
+
+def test_accepting_a_suggestion_pays_the_invoice(factory: sessionmaker[Session]) -> None:
+    mid = _setup(factory)
+    # the number in the text but a partial amount from an unknown payer: a person decides
+    report = _import(factory, mid, statement_xml([Pay("200.00", "Someone Else", text="payment INV-2")]))
+    assert report.count("suggested") == 1
+    with factory() as s, s.begin():
+        items = review.open_suggestions(s, mid)
+        numbers = review.accept(s, mid, items[0].suggestion.id)
+        with pytest.raises(review.ReviewError, match="already accepted"):
+            review.accept(s, mid, items[0].suggestion.id)
+    assert numbers == ["INV-2"]
+    inv = _inv(factory, "INV-2")
+    assert inv.status == "partially_paid" and inv.open_minor == 5000
+    with factory() as s:
+        assert s.scalar(select(Suggestion.status)) == "accepted"
+        assert s.scalar(select(Payment.source)) == "review"
+
+
+def test_known_iban_is_learned_from_an_applied_payment(factory: sessionmaker[Session]) -> None:
+    mid = _setup(factory)
+    _import(factory, mid, statement_xml([Pay("100.00", "SIA Vējš", iban="LV87HABA0551012345678", rf=RF1)]))
+    with factory() as s:
+        assert s.scalar(select(CustomerIban.iban)) == "LV87HABA0551012345678"
+
+
+def test_concurrent_imports_of_one_file_pay_once(factory: sessionmaker[Session]) -> None:
+    mid = _setup(factory)
+    data = statement_xml([Pay("100.00", "SIA VEJS", rf=RF1), Pay("250.00", "SIA Vējš", text="INV-2")])
+    outcomes: list[str] = []
+
+    def worker() -> None:
+        try:
+            rep = _import(factory, mid, data)
+            outcomes.append("already" if rep.statements[0].already_imported else "imported")
+        except Exception as exc:  # the loser of a race may hit the unique keys
+            outcomes.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes.count("imported") == 1, outcomes
+    assert _inv(factory, "INV-1").paid_minor == 10000
+    assert _inv(factory, "INV-2").paid_minor == 25000
+    assert _count(factory, Statement) == 1
+    assert _count(factory, BankTransaction) == 2
+
+
+def test_money_is_exact(factory: sessionmaker[Session]) -> None:
+    with factory() as s, s.begin():
+        mid = merchant(s)
+        c = customer(s, mid, "AS Daugava Build", code="C1")
+        invoice(s, mid, "INV1001", c, "1210.00", rf="RF06INV1001")
+    _import(factory, mid, statement_xml([Pay("1185.80", "AS Daugava Build", rf="RF06INV1001")]))
+    inv = _inv(factory, "INV1001")
+    assert inv.status == "partially_paid"
+    assert inv.open_minor == 2420
+    assert Decimal(inv.open_minor) / 100 == Decimal("24.2")
