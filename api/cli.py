@@ -10,25 +10,20 @@ import sys
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from api import render
-from api.runtime import Runtime
-from camt import CamtError
-from core.money import AmountError
-from core.tenancy import MerchantError
-from invoices import csvio
-from invoices import service as invoices
-from invoices.arithmetic import LineInput
-from invoices.service import InvoiceError
-from reconciliation import review as reviews
-from reconciliation.model import MatchSettings
-from reconciliation.service import ImportOptions, ImportRefused, import_statement
+from camt.errors import CamtError
+from core.errors import KvitsError
+
+if TYPE_CHECKING:
+    from api.runtime import Runtime
+    from reconciliation.review import SuggestionView
+
+# Heavy modules (SQLAlchemy, the engine) are imported inside the commands: a refused
+# file or a --help answers in a fraction of a second.
 
 app = typer.Typer(
     help="kvits: import bank statements (camt.053/052/054) and see which invoices they paid.",
@@ -50,12 +45,20 @@ app.add_typer(db_app, name="db")
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
-USER_ERRORS = (CamtError, ImportRefused, InvoiceError, MerchantError, AmountError,
-               reviews.ReviewError, FileNotFoundError, IsADirectoryError, PermissionError)
+USER_ERRORS = (KvitsError, CamtError, FileNotFoundError, IsADirectoryError, PermissionError)
 
 
 class State:
-    runtime: Runtime = Runtime()
+    merchant: str | None = None
+    _runtime: Runtime | None = None
+
+    @classmethod
+    def rt(cls) -> Runtime:
+        if cls._runtime is None:
+            from api.runtime import Runtime
+
+            cls._runtime = Runtime(merchant_code=cls.merchant)
+        return cls._runtime
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -69,7 +72,8 @@ def main_options(
         "--merchant", "-m", help="Merchant code to work for (default: KVITS_MERCHANT or 'default').",
     )] = None,
 ) -> None:
-    State.runtime = Runtime(merchant_code=merchant)
+    State.merchant = merchant
+    State._runtime = None
 
 
 def _today(value: str | None) -> date:
@@ -87,8 +91,11 @@ def _today(value: str | None) -> date:
 @customers_app.command("import")
 def customers_import(file: Annotated[Path, typer.Argument(help="CSV: code,name,email,country,language,vat_number,ibans")]) -> None:
     """Create or update customers from a CSV file (all rows or none)."""
+    from invoices import csvio
+    from invoices import service as invoices
+
     rows = csvio.read_customers(file)
-    rt = State.runtime
+    rt = State.rt()
     with rt.unit() as session:
         mid = rt.merchant_id(session)
         for row in rows:
@@ -104,7 +111,7 @@ def customers_list() -> None:
 
     from invoices.models import Customer
 
-    rt = State.runtime
+    rt = State.rt()
     with rt.unit() as session:
         mid = rt.merchant_id(session)
         table = Table(title="Customers")
@@ -122,8 +129,12 @@ def customers_list() -> None:
 @invoices_app.command("import")
 def invoices_import(file: Annotated[Path, typer.Argument(help="CSV, one row per invoice line")]) -> None:
     """Import issued invoices (numbers given) from a CSV file (all or none)."""
+    from invoices import csvio
+    from invoices import service as invoices
+    from invoices.errors import InvoiceError
+
     rows = csvio.read_invoices(file)
-    rt = State.runtime
+    rt = State.rt()
     with rt.unit() as session:
         mid = rt.merchant_id(session)
         for row in rows:
@@ -137,7 +148,10 @@ def invoices_import(file: Annotated[Path, typer.Argument(help="CSV, one row per 
     out.print(f"{len(rows)} invoices imported from {file.name}")
 
 
-def _parse_line(text: str) -> LineInput:
+def _parse_line(text: str):  # type: ignore[no-untyped-def]
+    from invoices.arithmetic import LineInput
+    from invoices.errors import InvoiceError
+
     parts = [p.strip() for p in text.split(";")]
     if not 2 <= len(parts) <= 5:
         raise InvoiceError(f"--line {text!r}: use 'description;quantity;unit price[;VAT %[;discount %]]'")
@@ -166,12 +180,15 @@ def invoices_create(
     draft: Annotated[bool, typer.Option("--draft", help="Keep it a draft (no number, no RF yet)")] = False,
 ) -> None:
     """Create an invoice; it is approved (number and RF reference) unless --draft."""
+    from api import render
+    from invoices import service as invoices
+
     lines = [_parse_line(t) for t in line]
     data = invoices.InvoiceInput(
         customer_code=customer, currency=currency, lines=lines, issue_date=_today(issue_date),
         due_date=_today(due_date) if due_date else None, number=number, notes=notes,
     )
-    rt = State.runtime
+    rt = State.rt()
     with rt.unit() as session:
         mid = rt.merchant_id(session)
         if draft:
@@ -188,9 +205,11 @@ def invoices_create(
 @invoices_app.command("approve")
 def invoices_approve(draft_id: Annotated[int, typer.Argument(help="Draft id as shown by create --draft")]) -> None:
     """Approve a draft: it gets its number and RF reference."""
+    from invoices import service as invoices
+
     from invoices.models import Invoice
 
-    rt = State.runtime
+    rt = State.rt()
     with rt.unit() as session:
         mid = rt.merchant_id(session)
         inv = session.get(Invoice, draft_id)
@@ -207,11 +226,14 @@ def invoices_list(
     today: Annotated[str | None, typer.Option(help="Date to judge 'overdue' by, default today")] = None,
 ) -> None:
     """Invoices with what is still open; overdue is judged by --today."""
+    from api import render
+    from invoices import service as invoices
+
     day = _today(today)
     for s in status or []:
         if s not in ("draft", "issued", "partially_paid", "paid", "cancelled"):
             fail(f"--status {s!r} is not one of draft, issued, partially_paid, paid, cancelled")
-    rt = State.runtime
+    rt = State.rt()
     with rt.unit() as session:
         mid = rt.merchant_id(session)
         rows = invoices.list_invoices(session, mid, statuses=status or (), overdue_on=day if overdue else None)
@@ -221,12 +243,15 @@ def invoices_list(
 @invoices_app.command("show")
 def invoices_show(number: str) -> None:
     """One invoice: lines, totals and its history."""
+    from api import render
+    from invoices import service as invoices
+
     from rich.table import Table
     from sqlalchemy import select
 
     from invoices.models import InvoiceEvent
 
-    rt = State.runtime
+    rt = State.rt()
     with rt.unit() as session:
         mid = rt.merchant_id(session)
         inv = invoices.find_invoice(session, mid, number)
@@ -264,60 +289,77 @@ def statements_import(
     limit: Annotated[int, typer.Option(help="Print at most this many transactions per file")] = 500,
 ) -> None:
     """Import statements: each transaction is stored once and matched to open invoices."""
-    rt = State.runtime
+    from core.settings import get_settings
+    from reconciliation.model import MatchSettings
+    from reconciliation.source import ImportOptions
+
+    settings = get_settings()
     schema_dir = None
     if validate:
-        schema_dir = xsd_dir or (Path(rt.settings.xsd_dir) if rt.settings.xsd_dir else None)
+        schema_dir = xsd_dir or (Path(settings.xsd_dir) if settings.xsd_dir else None)
         if schema_dir is None:
             fail("--validate needs the XSD folder: pass --xsd-dir or set KVITS_XSD_DIR")
         if not schema_dir.is_dir():
             fail(f"XSD folder {schema_dir} does not exist")
     options = ImportOptions(
-        dry_run=dry_run, strict=strict, schema_dir=schema_dir, max_bytes=rt.settings.max_statement_bytes,
+        dry_run=dry_run, strict=strict, schema_dir=schema_dir, max_bytes=settings.max_statement_bytes,
         line_limit=limit if details else 0,
-        settings=MatchSettings(auto_apply_at=rt.settings.auto_apply_at),
+        settings=MatchSettings(auto_apply_at=settings.auto_apply_at),
     )
     failed = 0
     for file in files:
         try:
-            report = _import_one(rt, file, options)
+            report = _import_one(file, options)
         except USER_ERRORS as exc:
             err.print(f"[red]error:[/] {file.name}: {exc}", soft_wrap=True)
             failed += 1
             continue
+        from api import render
+
         render.import_report(out, report, details=details)
     if failed:
         raise typer.Exit(1)
 
 
-def _import_one(rt: Runtime, file: Path, options: ImportOptions):  # type: ignore[no-untyped-def]
+def _import_one(file: Path, options):  # type: ignore[no-untyped-def]
+    from contextlib import nullcontext
+
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+
+    from reconciliation.source import PreparedStatement
+
     if not file.is_file():
         raise FileNotFoundError(f"no such file: {file}")
-    size = file.stat().st_size
-    show_progress = size > 4 * 1024 * 1024 and err.is_terminal
-    session = rt.factory()
-    try:
-        with session.begin():
-            mid = rt.merchant_id(session)
-            if show_progress:
-                with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                              TransferSpeedColumn(), TimeRemainingColumn(), console=err, transient=True) as bar:
-                    task = bar.add_task(file.name, total=size)
-                    report = import_statement(session, mid, file, options=options,
-                                              progress=lambda n: bar.update(task, completed=n))
-            else:
-                report = import_statement(session, mid, file, options=options)
-            if options.dry_run:
-                session.rollback()
-        return report
-    finally:
-        session.close()
+    show_progress = file.stat().st_size > 4 * 1024 * 1024 and err.is_terminal
+    bar = (Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                    TransferSpeedColumn(), TimeRemainingColumn(), console=err, transient=True)
+           if show_progress else None)
+    with bar or nullcontext():
+        task = bar.add_task(file.name, total=file.stat().st_size) if bar else None
+        progress = (lambda n: bar.update(task, completed=n)) if bar else None
+        # read up to the group header first: a broken or hostile file never reaches the database
+        with PreparedStatement(file, options, progress) as prepared:
+            from reconciliation.service import import_statement
+
+            rt = State.rt()
+            session = rt.factory()
+            try:
+                with session.begin():
+                    report = import_statement(session, rt.merchant_id(session), prepared, options=options)
+                    if options.dry_run:
+                        session.rollback()
+            finally:
+                session.close()
+    return report
 
 
 @statements_app.command("list")
 def statements_list(limit: Annotated[int, typer.Option()] = 50) -> None:
     """Imported statements, newest first."""
-    rt = State.runtime
+    from api import render
+    from reconciliation import review as reviews
+
+    rt = State.rt()
     with rt.unit() as session:
         render.statements_table(out, reviews.list_statements(session, rt.merchant_id(session), limit))
 
@@ -325,7 +367,10 @@ def statements_list(limit: Annotated[int, typer.Option()] = 50) -> None:
 @statements_app.command("show")
 def statements_show(statement_id: int) -> None:
     """One statement's transactions and what each one paid."""
-    rt = State.runtime
+    from api import render
+    from reconciliation import review as reviews
+
+    rt = State.rt()
     with rt.unit() as session:
         mid = rt.merchant_id(session)
         row = reviews.get_statement(session, mid, statement_id)
@@ -344,9 +389,11 @@ def statements_show(statement_id: int) -> None:
 @review_app.callback(invoke_without_command=True)
 def review_main(ctx: typer.Context) -> None:
     """Without a sub-command: go through the open suggestions one by one (or list them)."""
+    from reconciliation import review as reviews
+
     if ctx.invoked_subcommand is not None:
         return
-    rt = State.runtime
+    rt = State.rt()
     with rt.unit() as session:
         mid = rt.merchant_id(session)
         items = reviews.open_suggestions(session, mid)
@@ -377,8 +424,10 @@ def review_main(ctx: typer.Context) -> None:
                 out.print(f"suggestion {sid} accepted: paid {', '.join(numbers)}")
 
 
-def _print_suggestions(items: list[reviews.SuggestionView]) -> None:
+def _print_suggestions(items: list[SuggestionView]) -> None:
     from rich.table import Table
+
+    from api import render
 
     table = Table(title="Suggestions waiting for review")
     for col in ("id", "payment", "payer", "reference", "candidates (confidence: reasons)"):
@@ -398,7 +447,9 @@ def _print_suggestions(items: list[reviews.SuggestionView]) -> None:
 @review_app.command("list")
 def review_list() -> None:
     """Open suggestions with their evidence."""
-    rt = State.runtime
+    from reconciliation import review as reviews
+
+    rt = State.rt()
     with rt.unit() as session:
         items = reviews.open_suggestions(session, rt.merchant_id(session))
         if not items:
@@ -414,7 +465,9 @@ def review_accept(
     invoice: Annotated[str | None, typer.Option(help="Pay this invoice instead")] = None,
 ) -> None:
     """Accept a suggestion: the payment is applied."""
-    rt = State.runtime
+    from reconciliation import review as reviews
+
+    rt = State.rt()
     with rt.unit() as session:
         numbers = reviews.accept(session, rt.merchant_id(session), suggestion_id, invoice_number=invoice,
                                  candidate=candidate - 1)
@@ -424,7 +477,9 @@ def review_accept(
 @review_app.command("reject")
 def review_reject(suggestion_id: int) -> None:
     """Reject a suggestion: the payment stays unmatched."""
-    rt = State.runtime
+    from reconciliation import review as reviews
+
+    rt = State.rt()
     with rt.unit() as session:
         reviews.reject(session, rt.merchant_id(session), suggestion_id)
     out.print(f"suggestion {suggestion_id} rejected")
@@ -433,7 +488,9 @@ def review_reject(suggestion_id: int) -> None:
 @review_app.command("assign")
 def review_assign(transaction_id: int, invoice: Annotated[list[str], typer.Argument(help="Invoice number(s)")]) -> None:
     """Apply an unmatched bank transaction to invoices you choose."""
-    rt = State.runtime
+    from reconciliation import review as reviews
+
+    rt = State.rt()
     with rt.unit() as session:
         numbers = reviews.assign(session, rt.merchant_id(session), transaction_id, invoice)
     out.print(f"transaction {transaction_id} applied to {', '.join(numbers)}")
@@ -442,7 +499,9 @@ def review_assign(transaction_id: int, invoice: Annotated[list[str], typer.Argum
 @review_app.command("undo")
 def review_undo(transaction_id: int) -> None:
     """Take back an applied match: the invoices re-open."""
-    rt = State.runtime
+    from reconciliation import review as reviews
+
+    rt = State.rt()
     with rt.unit() as session:
         numbers = reviews.undo(session, rt.merchant_id(session), transaction_id)
     out.print(f"transaction {transaction_id} undone; re-opened {', '.join(numbers) or 'nothing'}")
@@ -458,7 +517,7 @@ def demo(
     """Create a demo merchant with customers and open invoices, import a statement, show the result."""
     from api import demo as demo_mod
 
-    demo_mod.run(State.runtime, out, statement)
+    demo_mod.run(State.rt(), out, statement)
 
 
 @db_app.command("upgrade")
@@ -466,7 +525,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Apply migrations up to REVISION (default head)."""
     from core.db import make_engine, upgrade
 
-    rt = State.runtime
+    rt = State.rt()
     engine = make_engine(rt.database_url)
     upgrade(engine, revision)
     out.print(f"database at {revision}: {engine.url.render_as_string(hide_password=True)}")
@@ -477,7 +536,7 @@ def db_current() -> None:
     """Show the schema revision of the database."""
     from core.db import current_revision, make_engine
 
-    engine = make_engine(State.runtime.database_url)
+    engine = make_engine(State.rt().database_url)
     out.print(current_revision(engine) or "(empty database)")
 
 
@@ -496,21 +555,6 @@ def main() -> None:
             raise
         err.print(f"[red]error:[/] {exc}", soft_wrap=True)
         sys.exit(1)
-    except IntegrityError as exc:
-        if debug:
-            raise
-        err.print(f"[red]error:[/] the database refused a duplicate or invalid row: {exc.orig}", soft_wrap=True)
-        sys.exit(1)
-    except OperationalError as exc:
-        if debug:
-            raise
-        err.print(f"[red]error:[/] database unavailable: {str(exc.orig).strip().splitlines()[0]}", soft_wrap=True)
-        sys.exit(1)
-    except SQLAlchemyError as exc:
-        if debug:
-            raise
-        err.print(f"[red]error:[/] database error: {exc.__class__.__name__}: {str(exc).splitlines()[0]}", soft_wrap=True)
-        sys.exit(1)
     except KeyboardInterrupt:
         err.print("interrupted: nothing of the running step was stored")
         sys.exit(130)
@@ -522,6 +566,17 @@ def main() -> None:
         if isinstance(exc, click.ClickException):
             exc.show()
             sys.exit(exc.exit_code)
+        if type(exc).__module__.startswith("sqlalchemy"):
+            from sqlalchemy.exc import IntegrityError, OperationalError
+
+            first = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc).strip() else ""
+            if isinstance(exc, IntegrityError):
+                err.print(f"[red]error:[/] the database refused a duplicate or invalid row: {first}", soft_wrap=True)
+            elif isinstance(exc, OperationalError):
+                err.print(f"[red]error:[/] database unavailable: {first}", soft_wrap=True)
+            else:
+                err.print(f"[red]error:[/] database error: {exc.__class__.__name__}: {first}", soft_wrap=True)
+            sys.exit(1)
         err.print(f"[red]internal error:[/] {exc.__class__.__name__}: {exc} (set KVITS_DEBUG=1 for details)", soft_wrap=True)
         sys.exit(70)
 

@@ -10,6 +10,8 @@ from functools import lru_cache
 
 from babel.numbers import get_currency_precision
 
+from core.errors import KvitsError
+
 __all__ = [
     "AmountError",
     "minor_unit",
@@ -21,7 +23,7 @@ __all__ = [
 ]
 
 
-class AmountError(ValueError):
+class AmountError(KvitsError):
     """An amount that cannot be a money amount in its currency."""
 
 

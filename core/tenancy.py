@@ -7,12 +7,13 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.errors import KvitsError
 from core.models import Merchant
 
 _CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
-class MerchantError(ValueError):
+class MerchantError(KvitsError):
     pass
 
 

@@ -17,6 +17,7 @@ from stdnum.exceptions import ValidationError
 
 from core.money import AmountError, parse_amount, to_minor
 from invoices import status as st
+from invoices.errors import InvoiceError
 from invoices.arithmetic import InvoiceMathError, LineInput, compute_totals
 from invoices.models import LANGUAGES, Customer, CustomerIban, Invoice, InvoiceEvent, InvoiceLine, InvoiceSeries
 from invoices.references import compact_rf, rf_for_invoice
@@ -25,8 +26,6 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 
 
-class InvoiceError(ValueError):
-    """Invalid customer or invoice data; the message names the field and the value."""
 
 
 # ---------------------------------------------------------------- customers

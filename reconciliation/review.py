@@ -12,11 +12,10 @@ from sqlalchemy.orm import Session
 from invoices.models import Invoice
 from reconciliation.model import Allocation, Candidate
 from reconciliation.models import BankTransaction, Payment, Statement, Suggestion
-from reconciliation.service import ImportRefused, apply_candidate, undo_transaction
+from reconciliation.errors import ImportRefused, ReviewError
+from reconciliation.service import apply_candidate, undo_transaction
 
 
-class ReviewError(ValueError):
-    pass
 
 
 @dataclass(frozen=True)

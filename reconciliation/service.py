@@ -7,14 +7,10 @@ the same import rolled back at the end, so it shows exactly what would happen.
 
 from __future__ import annotations
 
-import hashlib
-import io
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
-from decimal import Decimal
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -26,13 +22,16 @@ from invoices import service as invoice_service
 from invoices.models import Customer, Invoice
 from invoices.status import OPEN
 from reconciliation import engine
+from reconciliation.errors import ImportRefused
+from reconciliation.source import ImportOptions, PreparedStatement
+
+__all__ = ["ImportOptions", "ImportRefused", "PreparedStatement", "import_statement"]
 from reconciliation.identity import IdentityCounter, meaningful, statement_fingerprint
 from reconciliation.model import (
     Candidate,
     CustomerInfo,
     IncomingPayment,
     MatchResult,
-    MatchSettings,
     OpenInvoice,
 )
 from reconciliation.models import BankTransaction, CustomerCredit, Payment, Suggestion
@@ -42,36 +41,6 @@ from reconciliation.report import ImportReport, StatementSummary, TxLine
 MATCH_CHUNK = 500  # payments matched and applied together while streaming
 
 
-class ImportRefused(ValueError):
-    """The import was refused as a whole; nothing of it is stored."""
-
-
-@dataclass(frozen=True)
-class ImportOptions:
-    dry_run: bool = False
-    strict: bool = False
-    schema_dir: Path | None = None
-    max_bytes: int = 0
-    line_limit: int | None = None
-    settings: MatchSettings = MatchSettings()
-
-
-class _CountingReader:
-    """File wrapper that hashes what is read and reports progress."""
-
-    def __init__(self, raw: BinaryIO, progress: Callable[[int], None] | None) -> None:
-        self._raw = raw
-        self._progress = progress
-        self.sha256 = hashlib.sha256()
-        self.read_bytes = 0
-
-    def read(self, size: int = -1) -> bytes:
-        chunk = self._raw.read(size)
-        self.sha256.update(chunk)
-        self.read_bytes += len(chunk)
-        if self._progress is not None:
-            self._progress(self.read_bytes)
-        return chunk
 
 
 # ----------------------------------------------------------------- loading
@@ -175,8 +144,8 @@ class _Importer:
         self.identities: list[str] = []
         self.seq = 0
 
-    def run(self, reader: _CountingReader) -> None:
-        for event in camt.stream(reader, schema_dir=self.options.schema_dir):  # type: ignore[arg-type]
+    def run(self, events: Iterator[camt.Event]) -> None:
+        for event in events:
             if isinstance(event, MessageHeader):
                 self.message = event
             elif isinstance(event, StatementHeader):
@@ -398,7 +367,7 @@ class _Importer:
 def import_statement(
     session: Session,
     merchant_id: int,
-    source: Path | bytes,
+    source: Path | bytes | PreparedStatement,
     *,
     file_name: str | None = None,
     options: ImportOptions = ImportOptions(),
@@ -409,15 +378,13 @@ def import_statement(
     Raises CamtError for a file that cannot be read and ImportRefused for one that is
     refused as a whole (too large, or failing its checks under --strict).
     """
-    name = file_name or (source.name if isinstance(source, Path) else "upload.xml")
-    report = ImportReport(file_name=name, dry_run=options.dry_run, line_limit=options.line_limit)
-    size = source.stat().st_size if isinstance(source, Path) else len(source)
-    if options.max_bytes and size > options.max_bytes:
-        raise ImportRefused(f"{name}: file is {size} bytes, over the limit of {options.max_bytes}")
-    with (source.open("rb") if isinstance(source, Path) else io.BytesIO(source)) as raw:
-        reader = _CountingReader(raw, progress)
-        _Importer(session, merchant_id, options, report).run(reader)
-    report.file_sha256 = reader.sha256.hexdigest()
+    prepared = source if isinstance(source, PreparedStatement) else PreparedStatement(
+        source, options, progress, file_name
+    )
+    with prepared:
+        report = ImportReport(file_name=prepared.name, dry_run=options.dry_run, line_limit=options.line_limit)
+        _Importer(session, merchant_id, options, report).run(prepared.events())
+        report.file_sha256 = prepared.reader.sha256.hexdigest()
     for summary in report.statements:
         if summary.db_id is not None and not summary.already_imported:
             row = session.get(StatementRow, summary.db_id)

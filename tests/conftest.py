@@ -114,3 +114,18 @@ def sqlite_url(tmp_path: Path, _sqlite_template: Path) -> str:
     path = tmp_path / "kvits.db"
     shutil.copy(_sqlite_template, path)
     return f"sqlite:///{path}"
+
+
+# ---------------------------------------------------------------- CI: nothing may skip
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """On CI (CI=true) a skipped test is a failed test: a missing service, browser or
+    shared folder must not turn into a green run that checked nothing."""
+    outcome = yield
+    report = outcome.get_result()
+    if ON_CI and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.longrepr = f"skipped on CI, which must run every test: {reason}"

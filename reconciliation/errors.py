@@ -1,0 +1,9 @@
+from core.errors import KvitsError
+
+
+class ImportRefused(KvitsError):
+    """The import was refused as a whole; nothing of it is stored."""
+
+
+class ReviewError(KvitsError):
+    """A review decision that cannot be taken (already decided, wrong invoice, ...)."""
