@@ -561,10 +561,8 @@ def main() -> None:
     except Exception as exc:  # the last line of defence: never a traceback
         if debug:
             raise
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
+        if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
+            exc.show()  # a usage error of the command line parser (typer vendors click)
             sys.exit(exc.exit_code)
         if type(exc).__module__.startswith("sqlalchemy"):
             from sqlalchemy.exc import IntegrityError, OperationalError

@@ -1,0 +1,151 @@
+"""The kvits command as a user runs it: a real process, the embedded SQLite database."""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+EXAMPLES = REPO_ROOT / "examples"
+
+
+def kvits(*args: str, db: str, merchant: str | None = None, timeout: float = 300,
+          env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "KVITS_DATABASE_URL": db, "COLUMNS": "200", **(env or {})}
+    full_env.pop("KVITS_MERCHANT", None)
+    cmd = [sys.executable, "-m", "api.cli"]
+    if merchant:
+        cmd += ["-m", merchant]
+    return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=timeout, env=full_env,
+                          cwd=REPO_ROOT)
+
+
+@pytest.fixture
+def db(sqlite_url: str) -> str:
+    return sqlite_url
+
+
+def _statuses(db: str, merchant: str) -> dict[str, str]:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(db)
+    with engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT i.number, i.status, i.paid_minor FROM invoices i JOIN merchants m ON m.id = i.merchant_id "
+            "WHERE m.code = :c ORDER BY i.number"), {"c": merchant}).all()
+    engine.dispose()
+    return {n: f"{s}:{p}" for n, s, p in rows}
+
+
+def test_demo_pays_invoices_and_a_second_run_changes_nothing(db: str) -> None:
+    first = kvits("demo", db=db)
+    assert first.returncode == 0, first.stderr
+    assert "balances ok" in first.stdout
+    after_first = _statuses(db, "demo")
+    assert after_first["INV-2026-0041"].startswith("paid:")
+    assert after_first["INV-2026-0043"] == "paid:121000"
+    assert after_first["INV-2026-0044"].startswith("paid:") and after_first["INV-2026-0052"].startswith("paid:")
+    assert after_first["INV-2026-0049"] == "partially_paid:100000"
+    assert after_first["INV-2026-0051"] == "issued:0"  # paid, then reversed by the bank
+    assert after_first["INV-2026-0053"] == "issued:0"  # same amount, someone else's reference
+    assert after_first["INV-2026-0050"] == "issued:0"
+    second = kvits("demo", db=db)
+    assert second.returncode == 0, second.stderr
+    assert "already imported, nothing changed" in second.stdout
+    assert _statuses(db, "demo") == after_first
+
+
+def test_customers_invoices_and_statement_from_files(db: str, tmp_path: Path) -> None:
+    assert kvits("customers", "import", str(EXAMPLES / "customers.csv"), db=db, merchant="acme").returncode == 0
+    res = kvits("invoices", "import", str(EXAMPLES / "invoices.csv"), db=db, merchant="acme")
+    assert res.returncode == 0, res.stderr
+    assert "13 invoices imported" in res.stdout
+    again = kvits("invoices", "import", str(EXAMPLES / "invoices.csv"), db=db, merchant="acme")
+    assert again.returncode == 1 and "already exists" in again.stderr
+    assert again.stderr.count("\n") == 1
+    listing = kvits("invoices", "list", "--overdue", "--today", "2026-10-20", db=db, merchant="acme")
+    assert "INV-2026-0050" in listing.stdout and "INV-2026-0041" not in listing.stdout
+    dry = kvits("statements", "import", "--dry-run", str(EXAMPLES / "demo-statement.xml"), db=db, merchant="acme")
+    assert dry.returncode == 0, dry.stderr
+    assert "dry run" in dry.stdout and "auto-applied" in dry.stdout
+    assert _statuses(db, "acme")["INV-2026-0041"] == "issued:0"
+    real = kvits("statements", "import", "--strict", str(EXAMPLES / "demo-statement.xml"), db=db, merchant="acme")
+    assert real.returncode == 0, real.stderr
+    assert _statuses(db, "acme")["INV-2026-0041"] == "paid:32956"
+    shown = kvits("statements", "show", "1", db=db, merchant="acme")
+    assert shown.returncode == 0 and "INV-2026-0041" in shown.stdout
+    other = kvits("statements", "show", "1", db=db, merchant="someone-else")
+    assert other.returncode == 1 and "no statement 1" in other.stderr
+    review = kvits("review", "list", db=db, merchant="acme")
+    assert review.returncode == 0 and "Suggestions" in review.stdout
+    inv = kvits("invoices", "show", "INV-2026-0051", db=db, merchant="acme")
+    assert "payment_reversed" in inv.stdout
+
+
+def test_create_invoice_and_numbering(db: str, tmp_path: Path) -> None:
+    csv = tmp_path / "c.csv"
+    csv.write_text("code,name,country,language,vat_number,ibans\nK1,Līga Ozoliņa,LV,lv,,LV80BANK0000435195001\n",
+                   encoding="utf-8")
+    assert kvits("customers", "import", str(csv), db=db).returncode == 0
+    res = kvits("invoices", "create", "--customer", "K1", "--line", "Design;3;272.36;21;10",
+                "--issue-date", "2026-11-01", db=db)
+    assert res.returncode == 0, res.stderr
+    assert "INV-2026-00001" in res.stdout and "889.80 EUR" in res.stdout  # 735.37 net + 154.43 VAT
+    res2 = kvits("invoices", "create", "--customer", "K1", "--line", "More;1;10", "--issue-date", "2026-11-02", db=db)
+    assert "INV-2026-00002" in res2.stdout
+    draft = kvits("invoices", "create", "--customer", "K1", "--line", "Later;1;5", "--draft", db=db)
+    assert "draft #3" in draft.stdout
+
+
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        (b"not xml at all", "not well-formed"),
+        (b"<html><body>hello</body></html>", "camt"),
+        (b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+         b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt>'
+         b'<GrpHdr><MsgId>&x;</MsgId></GrpHdr></BkToCstmrStmt></Document>', "DOCTYPE"),
+        (b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa">'
+         + b"".join(b'<!ENTITY %c "%s">' % (ord("b") + i, (b"&" + bytes([ord("a") + i]) + b";") * 10)
+                    for i in range(8))
+         + b']><Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt><GrpHdr>'
+         b"<MsgId>&i;</MsgId></GrpHdr></BkToCstmrStmt></Document>", "DOCTYPE"),
+        (b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.99"><BkToCstmrStmt/></Document>',
+         "version"),
+    ],
+    ids=["not-xml", "html", "xxe", "entity-bomb", "unknown-version"],
+)
+def test_hostile_files_are_refused_fast_in_one_line(db: str, tmp_path: Path, content: bytes, fragment: str) -> None:
+    path = tmp_path / "statement.xml"
+    path.write_bytes(content)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    res = kvits("statements", "import", "--dry-run", str(path), db=db)
+    elapsed = time.perf_counter() - started
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    assert res.returncode == 1
+    assert res.stderr.count("\n") == 1, res.stderr
+    assert fragment.lower() in res.stderr.lower()
+    assert "Traceback" not in res.stderr
+    assert elapsed < 3.0  # the whole process; the refusal itself is measured in tests/camt
+    assert max(peak_kb, before) < 100 * 1024 or peak_kb < 100 * 1024
+
+
+def test_usage_errors_are_one_line(db: str, tmp_path: Path) -> None:
+    res = kvits("statements", "import", str(tmp_path / "missing.xml"), db=db)
+    assert res.returncode == 1 and "no such file" in res.stderr
+    res = kvits("invoices", "list", "--status", "bogus", db=db)
+    assert res.returncode == 1 and "bogus" in res.stderr
+    res = kvits("--merchant", "Bad Code!", "invoices", "list", db=db)
+    assert res.returncode == 1 and "merchant code" in res.stderr
+    res = kvits("review", "accept", "999", db=db)
+    assert res.returncode == 1 and "no suggestion 999" in res.stderr
+    res = kvits("invoices", "list", db="postgresql+psycopg://nobody@127.0.0.1:1/none")
+    assert res.returncode == 1 and "database unavailable" in res.stderr and "Traceback" not in res.stderr
