@@ -1,1 +1,61 @@
-"""kvits camt."""
+"""kvits camt: read camt.052/053/054 bank-to-customer messages into plain dataclasses."""
+
+from camt.checks import check_balances, check_batch
+from camt.errors import CamtError
+from camt.model import (
+    Account,
+    AmountDetails,
+    Balance,
+    BalanceCheck,
+    BankTransactionCode,
+    Charge,
+    CreditDebit,
+    CreditorReference,
+    Document,
+    Entry,
+    MessageHeader,
+    Money,
+    Pagination,
+    Party,
+    References,
+    ReferredDocument,
+    Statement,
+    StatementEnd,
+    StatementHeader,
+    StructuredRemittance,
+    Transaction,
+    TransactionsSummary,
+)
+from camt.reader import Event, Source, read, stream
+
+__all__ = [
+    "Account",
+    "AmountDetails",
+    "Balance",
+    "BalanceCheck",
+    "BankTransactionCode",
+    "CamtError",
+    "Charge",
+    "CreditDebit",
+    "CreditorReference",
+    "Document",
+    "Entry",
+    "Event",
+    "MessageHeader",
+    "Money",
+    "Pagination",
+    "Party",
+    "References",
+    "ReferredDocument",
+    "Source",
+    "Statement",
+    "StatementEnd",
+    "StatementHeader",
+    "StructuredRemittance",
+    "Transaction",
+    "TransactionsSummary",
+    "check_balances",
+    "check_batch",
+    "read",
+    "stream",
+]

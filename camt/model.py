@@ -13,6 +13,9 @@ from decimal import Decimal
 from typing import Literal
 
 CreditDebit = Literal["CRDT", "DBIT"]
+# Where a transaction's amount came from (see Transaction.amount_source).
+AmountSource = Literal["own", "entry", "instructed", "unknown"]
+BalanceCheckStatus = Literal["ok", "mismatch", "not_applicable"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +186,11 @@ class Transaction:
     purpose: str | None = None
     additional_info: str | None = None  # AddtlTxInf
     from_entry: bool = False  # True when there were no TxDtls: built from the entry
+    # "own": TxDtls/Amt or AmtDtls/TxAmt; "entry": the entry's amount (single TxDtls or
+    # from_entry); "instructed": AmtDtls/InstdAmt in the entry currency (a batch whose
+    # details carry no booked amount); "unknown": no amount at all, `amount` is 0 and
+    # must not be used for matching (a batch problem is reported for it).
+    amount_source: AmountSource = "own"
 
     @property
     def creditor_references(self) -> tuple[str, ...]:
@@ -220,6 +228,7 @@ class Entry:
     amount_details: AmountDetails = field(default_factory=AmountDetails)
     additional_info: str | None = None  # AddtlNtryInf
     transactions: tuple[Transaction, ...] = ()
+    amount_derived: bool = False  # no Amt/CdtDbtInd of its own: its transactions' sum
 
     @property
     def signed(self) -> Decimal:
@@ -249,6 +258,11 @@ class StatementHeader:
     def currency(self) -> str | None:
         if self.account.currency:
             return self.account.currency
+        # the booked balances' currency says what the account is kept in
+        for code in ("OPBD", "PRCD", "CLBD", "ITBD"):
+            bal = self.balance(code)
+            if bal is not None:
+                return bal.currency
         return self.balances[0].currency if self.balances else None
 
     def balance(self, *codes: str) -> Balance | None:
@@ -260,9 +274,37 @@ class StatementHeader:
 
 
 @dataclass(frozen=True, slots=True)
+class BalanceCheck:
+    """Opening + booked credits - booked debits against the closing balance."""
+
+    status: BalanceCheckStatus
+    opening: Decimal | None = None  # signed
+    closing: Decimal | None = None  # signed
+    credits: Decimal = Decimal(0)
+    debits: Decimal = Decimal(0)
+    expected_closing: Decimal | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StatementEnd:
+    """Last event of a statement in `camt.stream`: the complete header (balances that
+    came after the entries included), the totals and the checks."""
+
+    header: StatementHeader
+    entry_count: int
+    credit_sum: Decimal  # booked (BOOK) credit entries in the statement currency
+    debit_sum: Decimal  # booked (BOOK) debit entries in the statement currency
+    balance_check: BalanceCheck
+    batch_problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Statement:
     header: StatementHeader
     entries: tuple[Entry, ...]
+    balance_check: BalanceCheck | None = None
+    batch_problems: tuple[str, ...] = ()
 
     # convenient pass-throughs for tests and callers
     @property

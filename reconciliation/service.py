@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 import camt
+from camt.checks import closing_balance, opening_balance
 from camt import Entry, MessageHeader, StatementEnd, StatementHeader, Transaction
 from core.money import from_minor, to_minor
 from invoices import service as invoice_service
@@ -199,7 +200,7 @@ class _Importer:
             self.savepoint.rollback()
             self.index = None
         else:
-            cur = header.currency or "EUR"
+            opening, closing = opening_balance(header), closing_balance(header)
             row.fingerprint = fingerprint
             row.account = summary.account
             row.currency = header.currency
@@ -207,8 +208,11 @@ class _Importer:
             row.servicer_bic = header.account.servicer_bic
             row.balance_check = check.status
             row.balance_message = check.message
-            row.opening_minor = to_minor(check.opening, cur) if check.opening is not None else None
-            row.closing_minor = to_minor(check.closing, cur) if check.closing is not None else None
+            # kept only in the statement's own currency (some test files mix currencies)
+            row.opening_minor = (to_minor(opening.signed, opening.currency)
+                                 if opening and opening.currency == header.currency else None)
+            row.closing_minor = (to_minor(closing.signed, closing.currency)
+                                 if closing and closing.currency == header.currency else None)
             row.problems = summary.problems
             row.entry_count = summary.entries
             row.transaction_count = summary.transactions
@@ -356,6 +360,10 @@ class _Importer:
                 self.reverse(entry, tx, row, line)
             elif tx.credit_debit == "DBIT" or entry.reversal:
                 line.decision = "outgoing"
+            elif tx.amount_source == "unknown":  # the bank gave no amount for it: a person decides
+                row.match_status = "unmatched"
+                line.decision = "unmatched"
+                line.reasons = ["the bank gave no amount for this transaction"]
             else:  # reported once matched, in flush()
                 self.pending.append((incoming_payment(key, entry, tx), row, line))
                 if len(self.pending) >= MATCH_CHUNK:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -125,17 +124,30 @@ def test_create_invoice_and_numbering(db: str, tmp_path: Path) -> None:
 def test_hostile_files_are_refused_fast_in_one_line(db: str, tmp_path: Path, content: bytes, fragment: str) -> None:
     path = tmp_path / "statement.xml"
     path.write_bytes(content)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    env = {**os.environ, "KVITS_DATABASE_URL": db}
     started = time.perf_counter()
-    res = kvits("statements", "import", "--dry-run", str(path), db=db)
+    # A small launcher runs kvits and reports its child's peak memory: measured from
+    # pytest itself, a forked child would inherit pytest's own high-water mark.
+    launcher = (
+        "import resource, subprocess, sys\n"
+        "rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode\n"
+        "print(rc, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", launcher, sys.executable, "-m", "api.cli", "statements", "import", "--dry-run",
+         str(path)], capture_output=True, text=True, env=env, cwd=REPO_ROOT, timeout=60,
+    )
     elapsed = time.perf_counter() - started
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    assert res.returncode == 1
-    assert res.stderr.count("\n") == 1, res.stderr
-    assert fragment.lower() in res.stderr.lower()
-    assert "Traceback" not in res.stderr
-    assert elapsed < 3.0  # the whole process; the refusal itself is measured in tests/camt
-    assert max(peak_kb, before) < 100 * 1024 or peak_kb < 100 * 1024
+    rc, peak_kb = map(int, res.stdout.split())
+    stderr = res.stderr
+    assert rc == 1
+    assert stderr.count("\n") == 1, stderr
+    assert fragment.lower() in stderr.lower()
+    assert "Traceback" not in stderr
+    # the whole process, interpreter start included, on a loaded 2-core machine;
+    # the refusal itself takes milliseconds (tests/camt)
+    assert elapsed < 2.0, elapsed
+    assert peak_kb < 100 * 1024  # kilobytes on Linux
 
 
 def test_usage_errors_are_one_line(db: str, tmp_path: Path) -> None:

@@ -1,0 +1,1 @@
+"""One module per camt version family; `camt.registry` collects their FORMATS."""

@@ -1,0 +1,219 @@
+"""Untrusted input: every bad file is refused with one CamtError naming where and why."""
+
+from __future__ import annotations
+
+import io
+import time
+from decimal import Decimal
+
+import pytest
+
+import camt
+from tests.camt.camt_xml import document, entry
+
+GOOD = document(entry("10.00") + entry("20.00", ref="R-2"))
+
+BILLION_LAUGHS = (
+    '<?xml version="1.0"?>\n<!DOCTYPE Document [\n <!ENTITY lol "lol">\n'
+    + "".join(
+        f' <!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">\n'
+        for i in range(1, 10)
+    )
+    + ']>\n<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02">&lol9;</Document>\n'
+)
+
+XXE = (
+    '<?xml version="1.0"?>\n<!DOCTYPE Document [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n'
+    '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt>'
+    "<GrpHdr><MsgId>&xxe;</MsgId></GrpHdr></BkToCstmrStmt></Document>"
+)
+
+EXTERNAL_DTD = (
+    '<?xml version="1.0"?>\n<!DOCTYPE Document SYSTEM "http://127.0.0.1:9/camt.dtd">\n'
+    '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"/>'
+)
+
+
+def refused(data: bytes | str) -> camt.CamtError:
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    with pytest.raises(camt.CamtError) as info:
+        camt.read(raw)
+    assert "\n" not in str(info.value)
+    return info.value
+
+
+def test_good_file_reads() -> None:
+    doc = camt.read(GOOD.encode())
+    assert [e.amount for e in doc.statements[0].entries] == [Decimal("10.00"), Decimal("20.00")]
+
+
+@pytest.mark.parametrize("data", [BILLION_LAUGHS, XXE, EXTERNAL_DTD], ids=["bomb", "xxe", "dtd"])
+def test_doctype_refused_fast(data: str) -> None:
+    start = time.perf_counter()
+    error = refused(data)
+    assert time.perf_counter() - start < 1.0
+    assert "DOCTYPE/DTD not allowed" in str(error)
+    assert "root:" not in str(error)  # /etc/passwd never read
+
+
+def test_doctype_refused_in_utf16() -> None:
+    error = refused(
+        XXE.replace('version="1.0"', 'version="1.0" encoding="UTF-16"').encode("utf-16")
+    )
+    assert error.problem == "DOCTYPE/DTD not allowed"
+
+
+def test_doctype_after_a_long_comment_refused() -> None:
+    data = '<?xml version="1.0"?>\n<!--' + "x" * 200_000 + "-->\n" + XXE.split("\n", 1)[1]
+    assert refused(data).problem == "DOCTYPE/DTD not allowed"
+
+
+@pytest.mark.parametrize(
+    ("data", "needle"),
+    [
+        (b"", "empty file"),
+        (b"hello, this is not xml", "not well-formed XML"),
+        (b"<html><body><p>Statement</p></body></html>", "root element is <html>"),
+        (b'{"camt": 53}', "not well-formed XML"),
+        (b"<Document/>", "no message element"),
+        (b"<Document><Invoice/></Document>", "not a camt message"),
+    ],
+    ids=["empty", "text", "html", "json", "bare-document", "other-root-child"],
+)
+def test_not_camt(data: bytes, needle: str) -> None:
+    assert needle in str(refused(data))
+
+
+def test_unknown_version() -> None:
+    error = refused(GOOD.replace("camt.053.001.02", "camt.053.001.99"))
+    assert "unknown version" in str(error)
+    assert error.value == "urn:iso:std:iso:20022:tech:xsd:camt.053.001.99"
+
+
+def test_foreign_namespace() -> None:
+    error = refused(GOOD.replace("camt.053.001.02", "pain.001.001.03"))
+    assert "not a camt" in str(error)
+
+
+def test_message_element_must_fit_namespace() -> None:
+    data = GOOD.replace("camt.053.001.02", "camt.052.001.02")
+    error = refused(data)
+    assert "does not fit camt.052.001.02" in str(error)
+    assert error.path == "Document/BkToCstmrStmt"
+
+
+def test_truncated_file_never_delivers_half_an_entry() -> None:
+    data = GOOD.encode()
+    cut = data[: data.index(b"R-2")]  # inside the second Ntry
+    seen: list[camt.Entry] = []
+    with pytest.raises(camt.CamtError) as info:
+        for event in camt.stream(cut):
+            if isinstance(event, camt.Entry):
+                seen.append(event)
+    # libxml2 closes open elements at the fault; that cut Ntry must not come out
+    assert Decimal("20.00") not in [e.amount for e in seen]
+    assert "not well-formed XML" in str(info.value)
+    assert info.value.line is not None
+
+
+@pytest.mark.parametrize(
+    ("amount", "needle"),
+    [
+        ("12,50", "'12,50'"),
+        ("-5", "'-5'"),
+        ("NaN", "'NaN'"),
+        ("1e3", "'1e3'"),
+        ("", "''"),
+        ("10.005", "more decimals than EUR allows (2)"),
+    ],
+)
+def test_bad_amounts(amount: str, needle: str) -> None:
+    error = refused(document(entry("1.00") + entry(amount, ref="R-2")))
+    assert needle in str(error)
+    assert error.path == "Document/BkToCstmrStmt/Stmt/Ntry/Amt"
+    assert error.line == 8
+    assert str(error).startswith("amount ")
+
+
+def test_amount_without_currency() -> None:
+    error = refused(document(entry("1.00").replace(' Ccy="EUR"', "")))
+    assert "currency" in error.problem
+
+
+def test_trailing_zeros_are_exact() -> None:
+    doc = camt.read(document(entry("12.3400000")).encode())
+    assert doc.statements[0].entries[0].amount == Decimal("12.34")
+    jpy = camt.read(document(entry("1500", ccy="JPY")).encode())
+    assert jpy.statements[0].entries[0].amount == Decimal(1500)
+
+
+@pytest.mark.parametrize(
+    ("ntry", "needle", "path_end"),
+    [
+        (
+            "<Ntry><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts></Ntry>",
+            "without amount (Amt)",
+            "/Ntry",
+        ),
+        (
+            '<Ntry><Amt Ccy="EUR">1.00</Amt><Sts>BOOK</Sts></Ntry>',
+            "credit/debit indicator",
+            "/Ntry",
+        ),
+        (
+            '<Ntry><Amt Ccy="EUR">1.00</Amt><CdtDbtInd>CRDT</CdtDbtInd></Ntry>',
+            "status (Sts)",
+            "/Ntry",
+        ),
+        (
+            entry().replace("<CdtDbtInd>CRDT", "<CdtDbtInd>CRED"),
+            "neither CRDT nor DBIT",
+            "/CdtDbtInd",
+        ),
+        (
+            entry().replace("<Dt>2026-03-02</Dt></BookgDt>", "<Dt>2026-02-30</Dt></BookgDt>"),
+            "bad date",
+            "/BookgDt/Dt",
+        ),
+        (entry(extra="<RvslInd>maybe</RvslInd>"), "not a boolean", "/RvslInd"),
+    ],
+    ids=["no-amt", "no-cdtdbtind", "no-sts", "bad-cdtdbtind", "bad-date", "bad-rvslind"],
+)
+def test_bad_entries(ntry: str, needle: str, path_end: str) -> None:
+    error = refused(document(ntry))
+    assert needle in error.problem
+    assert error.path is not None and error.path.endswith(path_end)
+    assert error.line == 8
+
+
+def test_size_limit() -> None:
+    data = GOOD.encode()
+    with pytest.raises(camt.CamtError, match="larger than the limit"):
+        camt.read(data, max_bytes=100)
+    assert camt.read(data, max_bytes=len(data)).statements[0].id == "ST-1"
+
+
+def test_missing_file() -> None:
+    with pytest.raises(camt.CamtError, match="cannot open file"):
+        camt.read("/nonexistent/statement.xml")
+
+
+def test_binary_file_object_is_read_and_left_open() -> None:
+    handle = io.BytesIO(GOOD.encode())
+    assert len(camt.read(handle).statements[0].entries) == 2
+    assert not handle.closed
+
+
+def test_error_str_is_one_line_with_everything() -> None:
+    error = camt.CamtError(
+        "amount '10.005' has more decimals than EUR allows (2)",
+        path="Document/BkToCstmrStmt/Stmt/Ntry/Amt",
+        line=12,
+        value="10.005",
+    )
+    assert str(error) == (
+        "amount '10.005' has more decimals than EUR allows (2) at "
+        "Document/BkToCstmrStmt/Stmt/Ntry/Amt, line 12"
+    )
+    assert isinstance(error, ValueError)
+    assert str(camt.CamtError("bad\nthing", value="x\ny")) == "bad thing: 'x\\ny'"
