@@ -38,7 +38,8 @@ from reconciliation.model import MatchSettings
 from reconciliation.service import ImportOptions, import_statement
 
 EXAMPLES = Path(examples.__file__).resolve().parent
-_NUMBER_TOKEN = re.compile(r"(?<![A-Z0-9])(?=[A-Z0-9/-]*\d)(?=[A-Z0-9/-]*[A-Z])[A-Z0-9][A-Z0-9/-]{3,18}[A-Z0-9](?![A-Z0-9])")
+# what a payer types as an invoice number: letters, digits and '-', with two digits
+_NUMBER_TOKEN = re.compile(r"(?<![A-Z0-9/-])(?=[A-Z0-9-]*\d[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{2,30}[A-Z0-9](?![A-Z0-9/-])")
 
 
 def run(rt: Runtime, console: Console, statement: Path | None) -> None:
@@ -130,9 +131,18 @@ def _invoice_for(session, mid: int, entry: camt.Entry, tx: camt.Transaction, n: 
     payer = tx.debtor or tx.ultimate_debtor
     payer_name = (payer.name if payer else None) or None
     iban = _valid_iban(payer.iban if payer else None)
-    rf = next((r for r in (c.replace(" ", "").upper() for c in tx.creditor_references) if iso11649.is_valid(r)), None)
-    text = " ".join([*tx.remittance_unstructured, tx.additional_info or "", entry.additional_info or ""]).upper()
-    token = next((m.group(0) for m in _NUMBER_TOKEN.finditer(text) if m.group(0) not in used), None)
+    refs = [c.replace(" ", "").upper() for c in tx.creditor_references]
+    rf = next((r for r in refs if iso11649.is_valid(r)), None)
+    # the entry's own text speaks for its only transaction, not for each one of a batch
+    entry_text = entry.additional_info or "" if len(entry.transactions) == 1 else ""
+    text = " ".join([*tx.remittance_unstructured, tx.additional_info or "", entry_text]).upper()
+    # a national structured reference (QR, ESR, Finnish) is the invoice's number to us;
+    # a year or an account number in the text is not
+    quoted = [r for r in refs if r != rf and len(r) <= 64] + [
+        t for t in (m.group(0) for m in _NUMBER_TOKEN.finditer(text))
+        if not re.fullmatch(r"(19|20)\d\d", t) and _valid_iban(t) is None
+    ]
+    token = next((q for q in quoted if q not in used), None)
     if rf is None and token and iso11649.is_valid(token):
         rf, token = token, None
     if not (rf or token or iban or payer_name):
