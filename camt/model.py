@@ -3,6 +3,13 @@
 Amounts are Decimal, exact to the currency's minor unit. Sign is never folded into the
 amount: `credit_debit` says which side, `reversal` says whether the bank reversed an
 earlier booking (a reversed credit is booked as a DBIT with reversal=True).
+
+The classes built once per entry (Entry, Transaction and what they hold) are plain
+slots dataclasses, not frozen: a frozen dataclass sets every field through
+object.__setattr__, which made building them a large part of reading a file. They
+keep the frozen classes' value equality and field hash (unsafe_hash=True) and are to
+be treated as read-only: the reader shares some instances (empty AmountDetails /
+References) between transactions.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ AmountSource = Literal["own", "entry", "instructed", "unknown"]
 BalanceCheckStatus = Literal["ok", "mismatch", "not_applicable"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Money:
     amount: Decimal
     currency: str
@@ -80,7 +87,7 @@ class TransactionsSummary:
     debit_sum: Decimal | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class BankTransactionCode:
     domain: str | None = None
     family: str | None = None
@@ -89,7 +96,7 @@ class BankTransactionCode:
     proprietary_issuer: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Charge:
     amount: Decimal
     currency: str
@@ -99,7 +106,7 @@ class Charge:
     bearer: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class AmountDetails:
     instructed: Money | None = None
     transaction: Money | None = None
@@ -110,7 +117,7 @@ class AmountDetails:
     exchange_rate: Decimal | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class References:
     message_id: str | None = None
     account_servicer_reference: str | None = None
@@ -125,7 +132,7 @@ class References:
     proprietary: tuple[tuple[str, str], ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Party:
     name: str | None = None
     iban: str | None = None  # of the party's account
@@ -137,7 +144,7 @@ class Party:
     private_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class CreditorReference:
     reference: str
     type_code: str | None = None  # SCOR, ...
@@ -145,7 +152,7 @@ class CreditorReference:
     issuer: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class ReferredDocument:
     number: str | None = None
     type_code: str | None = None
@@ -153,7 +160,7 @@ class ReferredDocument:
     amount: Decimal | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class StructuredRemittance:
     creditor_reference: CreditorReference | None = None
     referred_documents: tuple[ReferredDocument, ...] = ()
@@ -162,7 +169,7 @@ class StructuredRemittance:
     invoicee_name: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Transaction:
     """One payment inside an entry. Its amount is its own (TxAmt / Amt), or the entry's
     amount when the entry carries exactly one transaction without an amount."""
@@ -206,7 +213,7 @@ class Transaction:
         return self.debtor if self.credit_debit == "CRDT" else self.creditor
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Entry:
     index: int  # 0-based position within its statement
     line: int  # source line of <Ntry>, for messages

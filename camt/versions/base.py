@@ -40,7 +40,7 @@ from camt.model import (
     Transaction,
     TransactionsSummary,
 )
-from core.money import AmountError, parse_amount
+from core.money import AmountError, minor_unit, parse_amount
 
 Element = etree._Element
 
@@ -48,6 +48,27 @@ _CURRENCY = re.compile(r"[A-Z]{3}")
 _PLAIN_DECIMAL = re.compile(r"\d+(\.\d+)?")
 _SIGNED_DECIMAL = re.compile(r"-?\d+(\.\d+)?")
 _TIMEZONE = re.compile(r"Z|[+-]\d\d:\d\d")
+
+# Values already parsed, by their exact text (amounts keyed by currency + text): both
+# Decimal and date are immutable, so sharing them changes nothing but the time taken.
+_CACHE_SIZE = 4096
+_AMOUNTS: dict[str, Decimal] = {}
+_DATES: dict[str, date] = {}
+
+def _plain_amount(text: str, currency: str) -> Decimal | None:
+    """parse_amount's result for the common form "123.45" (ASCII digits, a dot, at most
+    the currency's minor unit of decimals); None for anything else, left to it."""
+    whole, dot, fraction = text.partition(".")
+    if not (whole.isdigit() and whole.isascii()) or len(whole) > 20:
+        return None
+    if dot and not (fraction.isdigit() and fraction.isascii()):
+        return None
+    places = minor_unit(currency)
+    if len(fraction) > places:
+        return None
+    # pad to the minor unit: exactly what parse_amount's quantize yields
+    return Decimal(whole + "." + fraction.ljust(places, "0") if places else whole)
+
 
 # Shared empty values (the dataclasses are frozen): saves building one per transaction.
 _NO_AMOUNT_DETAILS = AmountDetails()
@@ -150,13 +171,24 @@ class Decoder:
 
     def amount(self, el: Element) -> Money:
         ccy = el.get("Ccy")
+        text = el.text
+        if text is not None and ccy is not None and len(ccy) == 3:
+            # fast path: this currency and text were parsed before (Decimal is immutable)
+            value = _AMOUNTS.get(ccy + text)
+            if value is not None:
+                return Money(value, ccy)
         if ccy is None or not _CURRENCY.fullmatch(ccy):
             fail("amount without a valid currency (Ccy)", el, ccy)
-        text = _text(el)
+        stripped = text.strip() if text else ""
         try:
-            return Money(parse_amount(text, ccy), ccy)
+            value = _plain_amount(stripped, ccy) or parse_amount(stripped, ccy)
         except AmountError as exc:
-            fail(f"amount {exc}", el, text)
+            fail(f"amount {exc}", el, stripped)
+        if text is not None:
+            if len(_AMOUNTS) >= _CACHE_SIZE:
+                _AMOUNTS.clear()
+            _AMOUNTS[ccy + text] = value
+        return Money(value, ccy)
 
     def decimal(self, el: Element, *, signed: bool = False) -> Decimal:
         """A plain decimal without currency (XchgRate; TxsSummry Sum, which some banks
@@ -189,14 +221,24 @@ class Decoder:
         fail(f"{text!r} is not a boolean (true/false)", el, text)
 
     def date(self, el: Element) -> date:
-        text = _text(el)
+        raw = el.text
+        if raw is not None:
+            known = _DATES.get(raw)  # files repeat their few dates many times
+            if known is not None:
+                return known
+        text = raw.strip() if raw else ""
         # xs:date may carry a time zone ("2024-03-06+01:00"); the date is as written
         if len(text) > 10 and not _TIMEZONE.fullmatch(text[10:]):
             fail(f"bad date {text!r}", el, text)
         try:
-            return date.fromisoformat(text[:10])
+            day = date.fromisoformat(text[:10])
         except ValueError:
             fail(f"bad date {text!r}", el, text)
+        if raw is not None:
+            if len(_DATES) >= _CACHE_SIZE:
+                _DATES.clear()
+            _DATES[raw] = day
+        return day
 
     def datetime(self, el: Element) -> datetime:
         text = _text(el)
@@ -209,8 +251,9 @@ class Decoder:
         """BookgDt / ValDt / Bal Dt: Dt or DtTm in any version. The date of a DtTm is
         its local date as written, never shifted to UTC (a 23:30+02:00 booking is
         booked on that day at that bank)."""
+        cut = self._cut
         for child in el:
-            name = child.tag[self._cut :]
+            name = child.tag[cut:]
             if name == "Dt":
                 return self.date(child), None
             if name == "DtTm":
@@ -476,7 +519,13 @@ class Decoder:
             if name == "Amt":
                 money = self.amount(child)
             elif name == "CdtDbtInd":
-                side = self.credit_debit(child)
+                text = child.text
+                if text == "CRDT":
+                    side = "CRDT"
+                elif text == "DBIT":
+                    side = "DBIT"
+                else:
+                    side = self.credit_debit(child)
             elif name == "Sts":
                 status = self.status(child)
             elif name == "BookgDt":
@@ -484,7 +533,8 @@ class Decoder:
             elif name == "ValDt":
                 value_date, value_dt = self.date_choice(child)
             elif name == "AcctSvcrRef":
-                acct_ref = _opt_text(child)
+                text = child.text
+                acct_ref = (text.strip() or None) if text else None
             elif name == "BkTxCd":
                 code = self.bank_transaction_code(child)
             elif name == "RvslInd":
@@ -720,8 +770,9 @@ class Decoder:
         code: BankTransactionCode | None = None
         charges: tuple[Charge, ...] = ()
         purpose = info = None
+        cut = self._cut
         for child in tx:
-            name = child.tag[self._cut :]
+            name = child.tag[cut:]
             if name == "Refs":
                 refs = self.references(child)
             elif name == "AmtDtls":
@@ -760,6 +811,7 @@ class Decoder:
             # Splitting or copying the entry amount would invent money: say we don't know.
             own, source = Money(Decimal(0), entry_money.currency), "unknown"
 
+        get = parties.get
         return Transaction(
             index=index,
             amount=own.amount,
@@ -767,10 +819,10 @@ class Decoder:
             credit_debit=side or entry_side,
             amount_details=details,
             references=refs,
-            debtor=_party(parties.get("Dbtr")),
-            ultimate_debtor=_party(parties.get("UltmtDbtr")),
-            creditor=_party(parties.get("Cdtr")),
-            ultimate_creditor=_party(parties.get("UltmtCdtr")),
+            debtor=_party(get("Dbtr")),
+            ultimate_debtor=_party(get("UltmtDbtr")),
+            creditor=_party(get("Cdtr")),
+            ultimate_creditor=_party(get("UltmtCdtr")),
             remittance_unstructured=tuple(unstructured),
             remittance_structured=tuple(structured),
             return_reason=return_reason,
@@ -799,11 +851,13 @@ class Decoder:
         found: dict[str, str | None] = {}
         proprietary: list[tuple[str, str]] = []
         fields = self._REFERENCE_FIELDS
+        cut = self._cut
         for child in el:
-            name = child.tag[self._cut :]
+            name = child.tag[cut:]
             key = fields.get(name)
             if key is not None:
-                found[key] = _opt_text(child)
+                text = child.text
+                found[key] = (text.strip() or None) if text else None
             elif name == "Prtry":
                 tp = ref = ""
                 for sub in child:
@@ -813,7 +867,9 @@ class Decoder:
                     elif sname == "Ref":
                         ref = _text(sub)
                 proprietary.append((tp, ref))
-        return References(**found, proprietary=tuple(proprietary))
+        if proprietary:
+            return References(**found, proprietary=tuple(proprietary))
+        return References(**found)  # type: ignore[arg-type]  # keys are its field names
 
     _PARTY_ROLES: ClassVar[frozenset[str]] = frozenset({"Dbtr", "UltmtDbtr", "Cdtr", "UltmtCdtr"})
     _ACCOUNT_ROLES: ClassVar[dict[str, str]] = {"DbtrAcct": "Dbtr", "CdtrAcct": "Cdtr"}
@@ -850,20 +906,25 @@ class Decoder:
 
     def party(self, el: Element) -> dict[str, str | tuple[str, ...] | None]:
         found: dict[str, str | tuple[str, ...] | None] = {}
+        cut = self._cut
         for child in el:
-            name = child.tag[self._cut :]
+            name = child.tag[cut:]
             if name == "Nm":
-                found["name"] = _opt_text(child)
+                text = child.text
+                found["name"] = (text.strip() or None) if text else None
             elif name == "PstlAdr":
                 lines: list[str] = []
                 for sub in child:
-                    sname = sub.tag[self._cut :]
+                    sname = sub.tag[cut:]
                     if sname == "Ctry":
-                        found["country"] = _opt_text(sub)
+                        text = sub.text
+                        found["country"] = (text.strip() or None) if text else None
                     elif sname == "AdrLine":
-                        text = _opt_text(sub)
+                        text = sub.text
                         if text:
-                            lines.append(text)
+                            text = text.strip()
+                            if text:
+                                lines.append(text)
                 found["address_lines"] = tuple(lines)
             elif name == "Id":
                 for sub in child:
@@ -899,12 +960,15 @@ class Decoder:
     def remittance(
         self, el: Element, unstructured: list[str], structured: list[StructuredRemittance]
     ) -> None:
+        cut = self._cut
         for child in el:
-            name = child.tag[self._cut :]
+            name = child.tag[cut:]
             if name == "Ustrd":
-                text = _opt_text(child)
+                text = child.text
                 if text:
-                    unstructured.append(text)
+                    text = text.strip()
+                    if text:
+                        unstructured.append(text)
             elif name == "Strd":
                 structured.append(self.structured(child))
 
@@ -927,6 +991,8 @@ class Decoder:
                 invoicer = self.party_name(child)
             elif name == "Invcee":
                 invoicee = self.party_name(child)
+        if not documents and not info and invoicer is None and invoicee is None:
+            return StructuredRemittance(creditor_ref)  # the common RF-only Strd
         return StructuredRemittance(
             creditor_reference=creditor_ref,
             referred_documents=tuple(documents),
