@@ -32,21 +32,32 @@ def meaningful(ref: str | None) -> str | None:
     return None if clean.upper() in PLACEHOLDERS else clean
 
 
-def _h(parts: Iterable[object]) -> str:
+def _digest(parts: Iterable[object]) -> bytes:
     text = "\x1f".join("" if p is None else str(p) for p in parts)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(text.encode("utf-8")).digest()
+
+
+def _h(parts: Iterable[object]) -> str:
+    return _digest(parts).hex()
 
 
 class IdentityCounter:
-    """Numbers look-alike transactions within one statement, in file order."""
+    """Numbers look-alike transactions within one statement, in file order, and hashes
+    the identities as they come (for the statement's fingerprint). Memory: one 32-byte
+    digest per distinct transaction of the statement, never the transactions."""
 
     def __init__(self) -> None:
-        self._seen: Counter[str] = Counter()
+        self._seen: Counter[bytes] = Counter()
+        self._all = hashlib.sha256()
+
+    @property
+    def digest(self) -> str:
+        return self._all.hexdigest()
 
     def identity(self, account: str, entry: Entry, tx: Transaction) -> str:
         refs = tx.references
         day = entry.booking_date or entry.value_date
-        base = _h(
+        base = _digest(
             (
                 account, tx.currency, day, entry.credit_debit, entry.reversal, entry.amount,
                 meaningful(entry.account_servicer_reference), meaningful(entry.entry_reference),
@@ -57,10 +68,12 @@ class IdentityCounter:
             )
         )
         self._seen[base] += 1
-        return _h((base, self._seen[base]))
+        identity = _h((base.hex(), self._seen[base]))
+        self._all.update(identity.encode())
+        return identity
 
 
-def statement_fingerprint(kind: str, header: StatementHeader, identities: Iterable[str]) -> str:
+def statement_fingerprint(kind: str, header: StatementHeader, identities_digest: str) -> str:
     acct = header.account
     balances = tuple(
         (b.type_code, b.amount, b.credit_debit, b.date or b.datetime) for b in header.balances
@@ -69,6 +82,6 @@ def statement_fingerprint(kind: str, header: StatementHeader, identities: Iterab
         (
             kind, acct.identifier, header.currency, header.id, header.electronic_sequence,
             header.legal_sequence, header.from_datetime, header.to_datetime,
-            balances, _h(identities),
+            balances, identities_digest,
         )
     )

@@ -40,6 +40,7 @@ from reconciliation.models import Statement as StatementRow
 from reconciliation.report import ImportReport, StatementSummary, TxLine
 
 MATCH_CHUNK = 500  # payments matched and applied together while streaming
+STORE_CHUNK = 500  # transactions stored per database round trip
 
 
 
@@ -142,8 +143,9 @@ class _Importer:
         self.summary: StatementSummary | None = None
         self.savepoint: Any = None
         self.counter = IdentityCounter()
-        self.identities: list[str] = []
         self.seq = 0
+        self.buffer: list[Entry] = []
+        self.buffered_txs = 0
 
     def run(self, events: Iterator[camt.Event]) -> None:
         for event in events:
@@ -160,7 +162,7 @@ class _Importer:
     def start_statement(self, header: StatementHeader) -> None:
         assert self.message is not None
         self.savepoint = self.session.begin_nested()
-        self.header, self.counter, self.identities = header, IdentityCounter(), []
+        self.header, self.counter = header, IdentityCounter()
         self.stmt_row = _statement_row(self.merchant_id, self.message, header, self.report.file_name)
         self.session.add(self.stmt_row)
         self.session.flush()
@@ -172,6 +174,7 @@ class _Importer:
 
     def end_statement(self, end: StatementEnd) -> None:
         assert self.message is not None and self.stmt_row is not None and self.summary is not None
+        self.store_buffer()
         self.flush()
         row, summary, header = self.stmt_row, self.summary, end.header
         check = end.balance_check
@@ -188,7 +191,7 @@ class _Importer:
             raise ImportRefused(
                 f"statement {header.id or '?'} ({summary.account}) fails its checks under --strict: {problems}"
             )
-        fingerprint = statement_fingerprint(self.message.kind, header, self.identities)
+        fingerprint = statement_fingerprint(self.message.kind, header, self.counter.digest)
         clash = self.session.scalar(
             select(StatementRow.id).where(
                 StatementRow.merchant_id == self.merchant_id, StatementRow.fingerprint == fingerprint
@@ -301,21 +304,39 @@ class _Importer:
     # -- storing
 
     def store_entry(self, entry: Entry) -> None:
+        """Buffer the entry; entries are stored and decided in chunks (one existence
+        query and one INSERT round trip per chunk, not per transaction)."""
+        self.buffer.append(entry)
+        self.buffered_txs += len(entry.transactions)
+        if self.buffered_txs >= STORE_CHUNK:
+            self.store_buffer()
+
+    def store_buffer(self) -> None:
         header, stmt_row, summary = self.header, self.stmt_row, self.summary
+        if not self.buffer:
+            return
         assert header is not None and stmt_row is not None and summary is not None
         account = header.account.identifier
-        keys = [self.counter.identity(account, entry, tx) for tx in entry.transactions]
-        self.identities.extend(keys)
-        existing = {
-            r.identity: r
-            for r in self.session.scalars(
-                select(BankTransaction).where(
-                    BankTransaction.merchant_id == self.merchant_id, BankTransaction.identity.in_(keys)
+        work: list[tuple[Entry, Transaction, str]] = [
+            (entry, tx, self.counter.identity(account, entry, tx))
+            for entry in self.buffer for tx in entry.transactions
+        ]
+        summary.entries += len(self.buffer)
+        self.buffer, self.buffered_txs = [], 0
+        existing: dict[str, BankTransaction] = {}
+        keys = [key for _, _, key in work]
+        for start in range(0, len(keys), 500):
+            existing.update(
+                (r.identity, r)
+                for r in self.session.scalars(
+                    select(BankTransaction).where(
+                        BankTransaction.merchant_id == self.merchant_id,
+                        BankTransaction.identity.in_(keys[start:start + 500]),
+                    )
                 )
             )
-        } if keys else {}
-        summary.entries += 1
-        for key, tx in zip(keys, entry.transactions, strict=True):
+        decided: list[tuple[Entry, Transaction, str, BankTransaction | None, TxLine]] = []
+        for entry, tx, key in work:
             summary.transactions += 1
             self.seq += 1
             party = tx.counterparty
@@ -353,8 +374,11 @@ class _Importer:
                 row.status = entry.status
                 row.booking_date = entry.booking_date
                 row.statement_id = stmt_row.id
-            self.session.flush()
-            if not booked:
+            decided.append((entry, tx, key, row, line))
+        self.session.flush()  # one round trip: ids for payments and suggestions
+        for entry, tx, key, row, line in decided:
+            assert row is not None
+            if entry.status.upper() != "BOOK":
                 line.decision = "not_booked"
             elif entry.reversal and tx.credit_debit == "DBIT":
                 self.reverse(entry, tx, row, line)

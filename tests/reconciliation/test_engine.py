@@ -1,0 +1,305 @@
+"""Engine unit tests: each kind of evidence, its traps, consumption and the decision rule."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from reconciliation.engine import build_index, match, match_payments
+from reconciliation.model import (
+    Allocation,
+    CustomerInfo,
+    IncomingPayment,
+    MatchResult,
+    MatchSettings,
+    OpenInvoice,
+)
+
+DAY0 = date(2026, 9, 1)
+
+
+def inv(
+    id: int,
+    number: str,
+    customer_id: int,
+    open_minor: int,
+    rf: str | None = None,
+    currency: str = "EUR",
+    age_days: int = 0,
+    e2e: tuple[str, ...] = (),
+) -> OpenInvoice:
+    issued = DAY0 + timedelta(days=age_days)
+    return OpenInvoice(
+        id, number, customer_id, currency, open_minor, open_minor, issued, issued + timedelta(days=30), rf, e2e
+    )
+
+
+def pay(amount_minor: int, key: str = "t1", currency: str = "EUR", **kw: object) -> IncomingPayment:
+    return IncomingPayment(key=key, amount_minor=amount_minor, currency=currency, **kw)  # type: ignore[arg-type]
+
+
+def codes(result: MatchResult) -> list[str]:
+    return [r.code for r in result.reasons]
+
+
+def applied(result: MatchResult) -> tuple[Allocation, ...]:
+    assert result.decision == "apply", (result.decision, result.best, result.alternatives)
+    assert result.best is not None
+    return result.best.allocations
+
+
+ACME = CustomerInfo(1, "SIA Acme", ("LV80BANK0000435195001",))
+BETA = CustomerInfo(2, "Beta Ltd", ("LT121000011101001000",))
+OLEG = CustomerInfo(3, "Oleg Kovalenko")
+CUSTOMERS = [ACME, BETA, OLEG]
+
+
+# ---------------------------------------------------------------- confidence bookkeeping
+
+
+def test_confidence_is_the_sum_of_reason_points() -> None:
+    [r] = match([pay(10000, texts=("Rēķins A-77",), payer_name="SIA Acme")], [inv(1, "A-77", 1, 10000)], CUSTOMERS)
+    assert r.best is not None
+    assert r.best.confidence == sum(x.points for x in r.best.reasons) == 96
+
+
+# ---------------------------------------------------------------- end-to-end id and RF
+
+
+def test_end_to_end_id_of_a_pay_link_applies() -> None:
+    invoices = [inv(1, "A-1", 1, 5000, e2e=("PL-8F2K",)), inv(2, "A-2", 1, 5000)]
+    [r] = match([pay(5000, end_to_end_id="pl-8f2k")], invoices, CUSTOMERS)
+    assert applied(r) == (Allocation(1, 5000),)
+    assert codes(r)[0] == "e2e_id"
+
+
+def test_notprovided_end_to_end_id_is_ignored() -> None:
+    invoices = [inv(1, "A-1", 1, 5000, e2e=("NOTPROVIDED",))]
+    [r] = match([pay(5000, end_to_end_id="NOTPROVIDED")], invoices, CUSTOMERS)
+    assert "e2e_id" not in codes(r)
+    assert r.decision != "apply"
+
+
+def test_rf_in_free_text_with_prefix_and_overpayment() -> None:
+    [r] = match(
+        [pay(26000, texts=("apmaksa:rf18 5390 0754 7034, paldies",))],
+        [inv(1, "A-1", 1, 24000, rf="RF18539007547034")],
+        CUSTOMERS,
+    )
+    assert applied(r) == (Allocation(1, 24000),)
+    assert r.best is not None and r.best.overpayment_minor == 2000
+    assert r.best.confidence == 90  # RF text 93, overpaid -3
+    assert codes(r) == ["rf_text", "amount_over"]
+
+
+def test_rf_with_bad_checksum_is_no_evidence() -> None:
+    [r] = match([pay(24000, texts=("RF19 5390 0754 7034",))], [inv(1, "A-1", 1, 24000, rf="RF18539007547034")], CUSTOMERS)
+    assert r.decision != "apply"
+    assert "rf_text" not in codes(r)
+
+
+def test_rf_reference_against_known_iban_of_other_customer_lowers_confidence() -> None:
+    invoices = [inv(1, "A-1", 1, 24000, rf="RF18539007547034")]
+    [exact] = match([pay(24000, creditor_references=("RF18539007547034",), payer_iban="LT12 1000 0111 0100 1000")], invoices, CUSTOMERS)
+    assert exact.best is not None and exact.best.confidence == 90  # 95 + 10 - 15: still applied
+    [partial] = match([pay(20000, creditor_references=("RF18539007547034",), payer_iban="LT121000011101001000")], invoices, CUSTOMERS)
+    assert partial.decision == "suggest" and partial.confidence == 80
+    assert "iban_other_customer" in codes(partial)
+
+
+def test_currency_mismatch_never_pays() -> None:
+    invoices = [inv(1, "A-1", 1, 24000, rf="RF18539007547034", currency="EUR")]
+    [r] = match([pay(24000, currency="USD", creditor_references=("RF18539007547034",), payer_iban=ACME.ibans[0])], invoices, CUSTOMERS)
+    assert r.decision == "unmatched" and r.alternatives == ()
+
+
+# ---------------------------------------------------------------- invoice numbers
+
+
+def test_number_with_leading_zeros_and_invoice_prefix() -> None:
+    [r] = match([pay(1200, texts=("INV-0012",), payer_name="SIA Acme")], [inv(1, "12", 1, 1200)], CUSTOMERS)
+    assert applied(r) == (Allocation(1, 1200),)
+    assert r.best is not None and r.best.confidence == 86  # short number after INV 70, amount 10, name 6
+
+
+def test_short_number_without_invoice_word_is_no_evidence() -> None:
+    [r] = match([pay(1200, texts=("2 pcs, 12 boxes",), payer_name="SIA Acme")], [inv(1, "12", 1, 1200)], CUSTOMERS)
+    assert "number_exact" not in codes(r) and r.decision != "apply"
+
+
+def test_cyrillic_invoice_word() -> None:
+    invoices = [inv(1, "15", 3, 7000), inv(2, "16", 3, 7000)]
+    [r] = match([pay(7000, texts=("Оплата, Счёт № 15",), payer_name="Олег Коваленко")], invoices, CUSTOMERS)
+    assert applied(r) == (Allocation(1, 7000),)
+
+
+def test_number_is_not_taken_for_its_prefix_invoice() -> None:
+    invoices = [inv(1, "LV-2026-1", 1, 5000), inv(2, "LV-2026-10", 1, 5000)]
+    [r] = match([pay(5000, texts=("rek LV-2026-10",))], invoices, CUSTOMERS)
+    assert applied(r) == (Allocation(2, 5000),)
+    assert all(1 not in c.invoice_ids for c in r.alternatives if c.confidence >= 25 and "number_exact" in [x.code for x in c.reasons])
+
+
+def test_date_in_text_is_not_an_invoice_number() -> None:
+    [r] = match([pay(5000, texts=("paid 2026-11-03",))], [inv(1, "2026-1103", 1, 9900)], CUSTOMERS)
+    assert r.decision == "unmatched"
+
+
+def test_amount_and_iban_digits_in_text_are_not_numbers() -> None:
+    invoices = [inv(1, "24000", 1, 9900), inv(2, "0551012345678", 1, 9900)]
+    [r] = match([pay(5000, texts=("240.00 from LV87HABA0551012345678",))], invoices, CUSTOMERS)
+    assert r.decision == "unmatched"
+
+
+def test_typo_in_number_is_only_a_suggestion() -> None:
+    [r] = match([pay(5000, texts=("LV-2026-1201",))], [inv(1, "LV-2026-1210", 2, 5000)], CUSTOMERS)
+    assert r.decision == "suggest"
+    assert codes(r)[0] == "number_fuzzy" and r.confidence == 60
+
+
+def test_number_needs_the_amount_or_the_payer_to_agree() -> None:
+    # number 80 + exact amount 10: applied even from an unknown payer
+    [r] = match([pay(5000, texts=("LV-2026-1201",))], [inv(1, "LV-2026-1201", 2, 5000)], CUSTOMERS)
+    assert r.decision == "apply" and r.confidence == 90
+    [p] = match([pay(4000, texts=("LV-2026-1201",))], [inv(1, "LV-2026-1201", 2, 5000)], CUSTOMERS)
+    assert p.decision == "suggest" and p.confidence == 80  # partial with nobody agreeing
+
+
+def test_two_invoice_numbers_and_their_sum() -> None:
+    invoices = [inv(1, "A-101", 1, 3000, age_days=0), inv(2, "A-102", 1, 2000, age_days=5)]
+    [r] = match([pay(5000, texts=("Rēķini A-101, A-102",), payer_name="SIA Acme")], invoices, CUSTOMERS)
+    assert applied(r) == (Allocation(1, 3000), Allocation(2, 2000))
+    assert "amount_sum" in codes(r)
+
+
+# ---------------------------------------------------------------- payer identification
+
+
+def test_known_iban_and_unique_exact_amount_applies() -> None:
+    invoices = [inv(1, "A-1", 1, 5000), inv(2, "A-2", 1, 7000), inv(3, "B-1", 2, 5000)]
+    [r] = match([pay(5000, payer_iban="LV80 BANK 0000 4351 9500 1")], invoices, CUSTOMERS)
+    assert applied(r) == (Allocation(1, 5000),)
+    assert r.best is not None and r.best.confidence == 88
+    assert codes(r) == ["iban_known", "amount_exact"]
+    assert r.customer_id == 1
+
+
+def test_known_iban_with_two_equal_invoices_is_ambiguous() -> None:
+    invoices = [inv(1, "A-1", 1, 5000), inv(2, "A-2", 1, 5000, age_days=3)]
+    [r] = match([pay(5000, payer_iban=ACME.ibans[0])], invoices, CUSTOMERS)
+    assert r.decision == "suggest" and r.confidence == 84
+    assert codes(r)[-1] == "ambiguous"
+    assert r.best is not None and r.best.invoice_ids == (1,)  # the oldest is proposed
+
+
+def test_strong_name_and_exact_amount_is_only_a_suggestion() -> None:
+    [r] = match([pay(5000, payer_name="ACME, SIA")], [inv(1, "A-1", 1, 5000)], CUSTOMERS)
+    assert r.decision == "suggest" and r.confidence == 78
+
+
+def test_cyrillic_payer_name_matches_latin_customer() -> None:
+    [r] = match([pay(5000, payer_name="Олег Коваленко")], [inv(1, "O-1", 3, 5000), inv(2, "X-1", 2, 5000)], CUSTOMERS)
+    assert r.best is not None and r.best.invoice_ids == (1,)
+    assert r.customer_id == 3
+    assert any(x.code == "name_similar" and "(100)" in x.detail for x in r.best.reasons)
+
+
+def test_two_customers_with_the_same_name() -> None:
+    customers = [CustomerInfo(1, "Jānis Bērziņš"), CustomerInfo(2, "Janis Berzins")]
+    invoices = [inv(1, "J-1", 1, 5000), inv(2, "J-2", 2, 5000)]
+    [r] = match([pay(5000, payer_name="JANIS BERZINS")], invoices, customers)
+    assert r.decision == "suggest" and r.customer_id is None
+    # the number tells them apart
+    [n] = match([pay(5000, payer_name="JANIS BERZINS", texts=("J-2",))], invoices, customers)
+    assert applied(n) == (Allocation(2, 5000),)
+
+
+def test_amount_only_is_at_most_a_low_suggestion() -> None:
+    [r] = match([pay(5000, payer_name="Somebody Else")], [inv(1, "A-1", 1, 5000)], CUSTOMERS)
+    assert r.decision == "suggest" and r.confidence == 30
+    assert codes(r) == ["amount_only"]
+
+
+# ---------------------------------------------------------------- amounts and consumption
+
+
+def test_two_full_payments_do_not_both_pay_one_invoice() -> None:
+    index = build_index([inv(1, "A-1", 1, 5000, rf="RF18539007547034")], CUSTOMERS)
+    p = pay(5000, creditor_references=("RF18539007547034",))
+    first, second = match_payments([p, IncomingPayment("t2", 5000, "EUR", creditor_references=("RF18539007547034",))], index)
+    assert applied(first) == (Allocation(1, 5000),)
+    assert second.decision == "unmatched"
+    assert index.open_amount(1) == 0
+
+
+def test_several_payments_for_one_invoice() -> None:
+    index = build_index([inv(1, "A-1", 1, 10000, rf="RF18539007547034")], CUSTOMERS)
+    ps = [IncomingPayment(f"t{n}", 4000, "EUR", creditor_references=("RF18539007547034",)) for n in range(3)]
+    results = match_payments(ps, index)
+    assert [r.best.allocations for r in results if r.best] == [
+        (Allocation(1, 4000),), (Allocation(1, 4000),), (Allocation(1, 2000),)
+    ]
+    assert results[2].best is not None and results[2].best.overpayment_minor == 2000
+
+
+def test_one_payment_for_all_open_invoices_of_a_known_payer() -> None:
+    invoices = [inv(1, "A-1", 1, 3000, age_days=0), inv(2, "A-2", 1, 2000, age_days=1), inv(3, "A-3", 1, 1500, age_days=2)]
+    [r] = match([pay(6500, payer_iban=ACME.ibans[0])], invoices, CUSTOMERS)
+    assert applied(r) == (Allocation(1, 3000), Allocation(2, 2000), Allocation(3, 1500))
+    assert r.best is not None and r.best.confidence == 86
+
+
+def test_oldest_invoices_subset_is_suggested() -> None:
+    invoices = [inv(1, "A-1", 1, 3000, age_days=0), inv(2, "A-2", 1, 2000, age_days=1), inv(3, "A-3", 1, 1500, age_days=2)]
+    [r] = match([pay(5000, payer_iban=ACME.ibans[0])], invoices, CUSTOMERS)
+    assert r.decision == "suggest" and r.confidence == 84
+    assert r.best is not None and r.best.invoice_ids == (1, 2)
+
+
+def test_subset_search_is_bounded() -> None:
+    invoices = [inv(n, f"A-{n}", 1, 1000 + n, age_days=n) for n in range(1, 40)]
+    settings = MatchSettings(max_subset_invoices=5)
+    [r] = match([pay(1038 + 1039, payer_iban=ACME.ibans[0])], invoices, CUSTOMERS, settings)
+    assert r.best is None or set(r.best.invoice_ids) != {38, 39}  # beyond the bound: not searched
+
+
+def test_overpayment_of_everything_open_is_a_suggestion_with_credit() -> None:
+    [r] = match([pay(6000, payer_iban=ACME.ibans[0])], [inv(1, "A-1", 1, 5000)], CUSTOMERS)
+    assert r.decision == "suggest" and r.best is not None
+    assert r.best.allocations == (Allocation(1, 5000),) and r.best.overpayment_minor == 1000
+
+
+def test_suggestions_do_not_consume() -> None:
+    index = build_index([inv(1, "A-1", 1, 5000)], CUSTOMERS)
+    [r] = match_payments([pay(5000, payer_name="SIA Acme")], index)
+    assert r.decision == "suggest" and index.open_amount(1) == 5000
+
+
+def test_non_positive_payment_is_unmatched() -> None:
+    [r] = match([pay(0, creditor_references=("RF18539007547034",))], [inv(1, "A-1", 1, 5000, rf="RF18539007547034")], CUSTOMERS)
+    assert r.decision == "unmatched"
+
+
+def test_double_payment_of_a_paid_invoice_does_not_pay_its_twin() -> None:
+    # A-1 is paid already; the customer pays it again quoting its number. Its twin A-2 has
+    # the same amount, but the payer said A-1: a person decides
+    index = build_index([inv(1, "LV-2026-0001", 1, 5000), inv(2, "LV-2026-0002", 1, 5000, age_days=1)], CUSTOMERS)
+    p1 = pay(5000, key="t1", texts=("LV-2026-0001",), payer_iban=ACME.ibans[0])
+    p2 = pay(5000, key="t2", texts=("LV-2026-0001",), payer_iban=ACME.ibans[0])
+    first, second = match_payments([p1, p2], index)
+    assert applied(first) == (Allocation(1, 5000),)
+    assert second.decision == "suggest" and second.confidence == 78  # IBAN 60 + amount 28 - 10
+    assert "foreign_reference" in codes(second)
+    assert index.open_amount(2) == 5000
+
+
+def test_number_shaped_like_ours_but_unknown_blocks_amount_guess() -> None:
+    # the payer quotes an invoice number we do not have open (paid before this import)
+    [r] = match([pay(5000, texts=("LV-2026-0999",), payer_iban=ACME.ibans[0])], [inv(1, "LV-2026-0001", 1, 5000)], CUSTOMERS)
+    assert r.decision == "suggest" and "foreign_reference" in codes(r)
+
+
+def test_bank_truncated_payer_name_identifies_the_customer() -> None:
+    customer = CustomerInfo(7, "SIA Latvijas Starptautiskā Transporta un Loģistikas Kompānija")
+    [r] = match([pay(5000, payer_name=customer.name[:35], texts=("LV-2026-0701",))], [inv(1, "LV-2026-0701", 7, 5000)], [customer])
+    assert applied(r) == (Allocation(1, 5000),)
+    assert r.customer_id == 7
