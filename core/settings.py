@@ -6,7 +6,14 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.errors import KvitsError
+
+
+class ConfigError(KvitsError):
+    """A KVITS_ setting that cannot be used; the message names the variable."""
 
 
 def default_data_dir() -> Path:
@@ -26,11 +33,11 @@ class Settings(BaseSettings):
     # Folder with camt XSDs named like camt.053.001.02.xsd, for --validate.
     xsd_dir: str = ""
     # Refuse statement files larger than this (bytes); 0 = no limit.
-    max_statement_bytes: int = 4 * 1024**3
+    max_statement_bytes: int = Field(4 * 1024**3, ge=0)
     # Matching: confidence (0..100) at which a match is applied without a person.
-    auto_apply_at: int = 85
+    auto_apply_at: int = Field(85, ge=26, le=100)  # above the suggestion threshold (25)
     # Days from issue to due date for invoices created without a due date.
-    payment_terms_days: int = 14
+    payment_terms_days: int = Field(14, ge=0, le=3650)
     # Pattern of new invoice numbers; {year} and {seq} are filled in.
     invoice_number_pattern: str = "INV-{year}-{seq:05d}"
 
@@ -44,4 +51,10 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"KVITS_{'_'.join(map(str, e['loc'])).upper()}={e.get('input')!r}: {e['msg'].lower()}" for e in exc.errors()
+        )
+        raise ConfigError(f"bad setting {problems}") from None

@@ -40,7 +40,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import combinations
+from typing import TypeVar
+from itertools import combinations, islice
 
 from rapidfuzz.distance import OSA
 
@@ -84,6 +85,8 @@ MAX_CONFIDENCE = 99
 STRONG_REFERENCE = RF_TEXT  # e2e / RF: other candidates are dropped
 
 # End-to-end ids banks put when the payer gave none.
+_K = TypeVar("_K")  # an amount-index key
+
 _NO_E2E = frozenset({"", "NOTPROVIDED", "NONREF", "NONE", "NA", "NOREF", "0"})
 _MAX_NAME_CANDIDATES = 200  # customers scored with rapidfuzz per payer name
 _MAX_TOKEN_POSTING = 5000  # a name token shared by more customers does not block
@@ -113,9 +116,9 @@ class MatchIndex:
     typo_index_built: bool = False
     by_iban: dict[str, list[int]] = field(default_factory=dict)  # IBAN -> customers
     by_customer: dict[int, list[int]] = field(default_factory=dict)  # oldest first
-    # open amount -> invoices; lists, not sets: buckets are tiny and there are 2 per invoice
-    by_amount: dict[tuple[str, int], list[int]] = field(default_factory=dict)
-    by_customer_amount: dict[tuple[int, str, int], list[int]] = field(default_factory=dict)
+    # open amount -> invoices (oldest first); see `_bucket_add` for why list or dict
+    by_amount: dict[tuple[str, int], _Bucket] = field(default_factory=dict)
+    by_customer_amount: dict[tuple[int, str, int], _Bucket] = field(default_factory=dict)
     by_name: dict[str, list[int]] = field(default_factory=dict)  # sorted tokens -> customers
     by_name_token: dict[str, list[int]] = field(default_factory=dict)  # blocking
 
@@ -135,19 +138,49 @@ class MatchIndex:
             self._index_amount(invoice, after)
 
     def _index_amount(self, invoice: OpenInvoice, amount: int) -> None:
-        self.by_amount.setdefault((invoice.currency, amount), []).append(invoice.id)
-        key = (invoice.customer_id, invoice.currency, amount)
-        self.by_customer_amount.setdefault(key, []).append(invoice.id)
+        _bucket_add(self.by_amount, (invoice.currency, amount), invoice.id)
+        _bucket_add(self.by_customer_amount, (invoice.customer_id, invoice.currency, amount), invoice.id)
 
     def _unindex_amount(self, invoice: OpenInvoice, amount: int) -> None:
-        key = (invoice.currency, amount)
-        self.by_amount[key].remove(invoice.id)
-        if not self.by_amount[key]:
-            del self.by_amount[key]
-        customer_key = (invoice.customer_id, invoice.currency, amount)
-        self.by_customer_amount[customer_key].remove(invoice.id)
-        if not self.by_customer_amount[customer_key]:
-            del self.by_customer_amount[customer_key]
+        _bucket_remove(self.by_amount, (invoice.currency, amount), invoice.id)
+        _bucket_remove(self.by_customer_amount, (invoice.customer_id, invoice.currency, amount), invoice.id)
+
+
+# An amount bucket keeps invoice ids in insertion order. Nearly all buckets hold one or two
+# ids, so they are lists (two per invoice: a dict each would double the index's memory);
+# a bucket that grows past _BUCKET_LIST_MAX (a price many invoices share, e.g. 10.00 at
+# 1M invoices: tens of thousands) becomes an insertion-ordered dict, so that taking an
+# invoice out stays O(1) instead of a list scan, which made 1M x 1M quadratic.
+_Bucket = list[int] | dict[int, None]
+_BUCKET_LIST_MAX = 32
+
+
+def _bucket_add(buckets: dict[_K, _Bucket], key: _K, invoice_id: int) -> None:
+    bucket = buckets.get(key)
+    if bucket is None:
+        buckets[key] = [invoice_id]
+    elif isinstance(bucket, dict):
+        bucket[invoice_id] = None
+    elif len(bucket) < _BUCKET_LIST_MAX:
+        bucket.append(invoice_id)
+    else:
+        grown = dict.fromkeys(bucket)
+        grown[invoice_id] = None
+        buckets[key] = grown
+
+
+def _bucket_remove(buckets: dict[_K, _Bucket], key: _K, invoice_id: int) -> None:
+    bucket = buckets[key]
+    if isinstance(bucket, dict):
+        del bucket[invoice_id]
+    else:
+        bucket.remove(invoice_id)
+    if not bucket:
+        del buckets[key]
+
+
+def _bucket_first(bucket: _Bucket, n: int) -> list[int]:
+    return bucket[:n] if isinstance(bucket, list) else list(islice(bucket, n))
 
 
 _DIGITS_TO_9 = str.maketrans("0123456789", "9999999999")
@@ -632,7 +665,7 @@ def _customer_proposals(
     exact = index.by_customer_amount.get((customer_id, cur, amount))
     if exact:
         reason = Reason("amount_exact", f"amount {_money(amount, cur)} equals the open amount", CUST_EXACT)
-        return [_Proposal((i,), (reason,)) for i in exact[:_MAX_CUSTOMERS]]
+        return [_Proposal((i,), (reason,)) for i in _bucket_first(exact, _MAX_CUSTOMERS)]
     open_ids = _open_of(customer_id, cur, index, settings.max_subset_invoices)
     complete = len(open_ids) <= settings.max_subset_invoices
     open_ids = open_ids[: settings.max_subset_invoices]

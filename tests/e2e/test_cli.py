@@ -161,3 +161,8 @@ def test_usage_errors_are_one_line(db: str, tmp_path: Path) -> None:
     assert res.returncode == 1 and "no suggestion 999" in res.stderr
     res = kvits("invoices", "list", db="postgresql+psycopg://nobody@127.0.0.1:1/none")
     assert res.returncode == 1 and "database unavailable" in res.stderr and "Traceback" not in res.stderr
+    for value, words in (("abc", "valid integer"), ("10", "greater than or equal to 26"), ("101", "less than")):
+        res = kvits("invoices", "list", db=db, env={"KVITS_AUTO_APPLY_AT": value})
+        assert res.returncode == 1, res.stderr
+        assert f"KVITS_AUTO_APPLY_AT='{value}'" in res.stderr and words in res.stderr
+        assert len(res.stderr.strip().splitlines()) == 1

@@ -303,3 +303,21 @@ def test_bank_truncated_payer_name_identifies_the_customer() -> None:
     [r] = match([pay(5000, payer_name=customer.name[:35], texts=("LV-2026-0701",))], [inv(1, "LV-2026-0701", 7, 5000)], [customer])
     assert applied(r) == (Allocation(1, 5000),)
     assert r.customer_id == 7
+
+
+def test_a_price_many_invoices_share_stays_indexed_in_order_while_paid_off() -> None:
+    # 40 invoices of 10.00 for one customer: the amount bucket outgrows a small list
+    invoices = [inv(i, f"S-{i}", 3, 1000, age_days=i) for i in range(1, 41)]
+    index = build_index(invoices, CUSTOMERS)
+    paid_first = [pay(1000, key=f"t{i}", texts=(f"Rēķins S-{i}",), payer_name="Oleg Kovalenko") for i in (40, 7, 1)]
+    results = match_payments(paid_first, index)
+    assert [applied(r)[0].invoice_id for r in results] == [40, 7, 1]
+    left = [i for i in range(2, 40) if i != 7]
+    assert list(index.by_amount[("EUR", 1000)]) == left
+    assert list(index.by_customer_amount[(3, "EUR", 1000)]) == left
+    # a name and an amount shared by 37 invoices: the oldest is proposed, nothing applied
+    [r] = match_payments([pay(1000, key="t-any", payer_name="Oleg Kovalenko")], index)
+    assert r.decision == "suggest" and r.best is not None and r.best.invoice_ids == (2,)
+    for i in left:
+        index.consume(i, 1000)
+    assert ("EUR", 1000) not in index.by_amount and (3, "EUR", 1000) not in index.by_customer_amount
