@@ -336,7 +336,7 @@ def _import_one(file: Path, options):  # type: ignore[no-untyped-def]
            if show_progress else None)
     with bar or nullcontext():
         task = bar.add_task(file.name, total=file.stat().st_size) if bar else None
-        progress = (lambda n: bar.update(task, completed=n)) if bar else None
+        progress = (lambda n: bar.update(task, completed=n)) if bar and task is not None else None
         # read up to the group header first: a broken or hostile file never reaches the database
         with PreparedStatement(file, options, progress) as prepared:
             from reconciliation.service import import_statement
@@ -561,9 +561,10 @@ def main() -> None:
     except Exception as exc:  # the last line of defence: never a traceback
         if debug:
             raise
-        if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
+        exit_code = getattr(exc, "exit_code", None)
+        if hasattr(exc, "show") and isinstance(exit_code, int):
             exc.show()  # a usage error of the command line parser (typer vendors click)
-            sys.exit(exc.exit_code)
+            sys.exit(exit_code)
         if type(exc).__module__.startswith("sqlalchemy"):
             from sqlalchemy.exc import IntegrityError, OperationalError
 

@@ -105,7 +105,7 @@ def run_bare(path: str) -> int:
         el.clear()
         parent = el.getparent()
         while el.getprevious() is not None:
-            del parent[0]  # type: ignore[index]
+            del parent[0]
     return count
 
 

@@ -18,7 +18,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from invoices.arithmetic import LineInput
-from invoices.service import CustomerInput, InvoiceError, InvoiceInput
+from invoices.errors import InvoiceError
+from invoices.service import CustomerInput, InvoiceInput
 
 CUSTOMER_COLUMNS = ("code", "name", "email", "country", "language", "vat_number", "ibans")
 INVOICE_COLUMNS = (

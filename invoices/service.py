@@ -73,7 +73,7 @@ def _validated(data: CustomerInput) -> CustomerInput:
         raise InvoiceError(
             f"customer {code!r}: language {language!r} is not one of {', '.join(LANGUAGES)}"
         )
-    vat = normalize_vat(data.vat_number) if (data.vat_number or "").strip() else None
+    vat = normalize_vat(data.vat_number) if data.vat_number and data.vat_number.strip() else None
     ibans = tuple(dict.fromkeys(normalize_iban(i) for i in data.ibans if i.strip()))
     return CustomerInput(code, name, email, country, language, vat, ibans)
 

@@ -62,7 +62,8 @@ def paid_invoices_of(session: Session, transaction_ids: list[int]) -> dict[int, 
         .where(Payment.bank_transaction_id.in_(transaction_ids), Payment.kind == "payment")
     )
     for tx_id, number in rows:
-        out.setdefault(tx_id, []).append(number)
+        if tx_id is not None and number is not None:
+            out.setdefault(tx_id, []).append(number)
     return out
 
 

@@ -4,12 +4,12 @@ URL in the config. Models are imported only for autogenerate's comparison."""
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import engine_from_config, pool
+from sqlalchemy import MetaData, engine_from_config, pool
 
 from core.db import Base
 
 
-def _metadata():  # type: ignore[no-untyped-def]
+def _metadata() -> MetaData:
     import core.models  # noqa: F401
     import invoices.models  # noqa: F401
     import reconciliation.models  # noqa: F401
