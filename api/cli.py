@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.text import Text
 
 from camt.errors import CamtError
 from core.errors import KvitsError
@@ -61,8 +63,14 @@ class State:
         return cls._runtime
 
 
+def say_error(message: str, label: str = "error") -> None:
+    """One line on stderr. The message is never read as markup: it quotes file names,
+    element values and payment texts, which may contain '[' and ']'."""
+    err.print(Text.assemble((f"{label}:", "red"), " ", message), soft_wrap=True)
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
-    err.print(f"[red]error:[/] {message}", markup=True, soft_wrap=True)
+    say_error(message)
     raise typer.Exit(code)
 
 
@@ -100,7 +108,7 @@ def customers_import(file: Annotated[Path, typer.Argument(help="CSV: code,name,e
         mid = rt.merchant_id(session)
         for row in rows:
             invoices.upsert_customer(session, mid, row)
-    out.print(f"{len(rows)} customers imported from {file.name}")
+    out.print(f"{len(rows)} customers imported from {escape(file.name)}")
 
 
 @customers_app.command("list")
@@ -118,8 +126,8 @@ def customers_list() -> None:
         for col in ("code", "name", "email", "country", "lang", "VAT", "known IBANs"):
             table.add_column(col)
         for c in session.scalars(select(Customer).where(Customer.merchant_id == mid).order_by(Customer.code)):
-            table.add_row(c.code, c.name, c.email or "", c.country or "", c.language, c.vat_number or "",
-                          " ".join(i.iban for i in c.ibans))
+            table.add_row(*(escape(v) for v in (c.code, c.name, c.email or "", c.country or "", c.language,
+                                                c.vat_number or "", " ".join(i.iban for i in c.ibans))))
         out.print(table)
 
 
@@ -145,7 +153,7 @@ def invoices_import(file: Annotated[Path, typer.Argument(help="CSV, one row per 
                 )
             except InvoiceError as exc:
                 raise InvoiceError(f"{file.name}: invoice {row.number}: {exc}") from None
-    out.print(f"{len(rows)} invoices imported from {file.name}")
+    out.print(f"{len(rows)} invoices imported from {escape(file.name)}")
 
 
 def _parse_line(text: str):  # type: ignore[no-untyped-def]
@@ -260,7 +268,7 @@ def invoices_show(number: str) -> None:
         for col in ("#", "description", "qty", "unit price", "disc %", "VAT %", "net"):
             lines.add_column(col)
         for ln in inv.lines:
-            lines.add_row(str(ln.position), ln.description, str(ln.quantity), str(ln.unit_price),
+            lines.add_row(str(ln.position), escape(ln.description), str(ln.quantity), str(ln.unit_price),
                           str(ln.discount_percent), str(ln.vat_rate), str(render.money(ln.net_minor, inv.currency)))
         out.print(lines)
         out.print(f"net {render.money(inv.net_minor, inv.currency)} + VAT {render.money(inv.vat_minor, inv.currency)}"
@@ -271,7 +279,7 @@ def invoices_show(number: str) -> None:
         events = session.scalars(select(InvoiceEvent).where(InvoiceEvent.invoice_id == inv.id).order_by(InvoiceEvent.id))
         for ev in events:
             amt = "" if ev.amount_minor is None else str(render.money(ev.amount_minor, inv.currency))
-            hist.add_row(ev.created_at.strftime("%Y-%m-%d %H:%M"), ev.kind, amt, ev.detail)
+            hist.add_row(ev.created_at.strftime("%Y-%m-%d %H:%M"), ev.kind, amt, escape(ev.detail or ""))
         out.print(hist)
 
 
@@ -311,7 +319,7 @@ def statements_import(
         try:
             report = _import_one(file, options)
         except USER_ERRORS as exc:
-            err.print(f"[red]error:[/] {file.name}: {exc}", soft_wrap=True)
+            say_error(f"{file.name}: {exc}")
             failed += 1
             continue
         from api import render
@@ -376,9 +384,9 @@ def statements_show(statement_id: int) -> None:
         row = reviews.get_statement(session, mid, statement_id)
         render.statements_table(out, [row])
         if row.balance_message:
-            out.print(f"balance check: {row.balance_check} - {row.balance_message}")
+            out.print(f"balance check: {row.balance_check} - {escape(row.balance_message)}")
         for p in row.problems:
-            out.print(f"[yellow]warning:[/] {p}")
+            out.print(f"[yellow]warning:[/] {escape(p)}")
         txs = reviews.statement_transactions(session, mid, statement_id)
         render.transactions_table(out, txs, reviews.paid_invoices_of(session, [t.id for t in txs]))
 
@@ -435,12 +443,12 @@ def _print_suggestions(items: list[SuggestionView]) -> None:
     for it in items:
         tx = it.transaction
         cands = "\n".join(
-            f"{n}. {', '.join(c['invoices'])} ({c['confidence']}: {'; '.join(c['reasons'])})"
+            escape(f"{n}. {', '.join(c['invoices'])} ({c['confidence']}: {'; '.join(c['reasons'])})")
             for n, c in enumerate(it.suggestion.candidates, start=1)
         )
         ref = " ".join([*tx.creditor_references, tx.remittance])
         table.add_row(str(it.suggestion.id), f"{render.money(tx.amount_minor, tx.currency)} {tx.currency}",
-                      tx.counterparty_name or "", ref[:40], cands)
+                      escape(tx.counterparty_name or ""), escape(ref[:40]), cands)
     out.print(table)
 
 
@@ -553,7 +561,7 @@ def main() -> None:
     except USER_ERRORS as exc:
         if debug:
             raise
-        err.print(f"[red]error:[/] {exc}", soft_wrap=True)
+        say_error(f"{exc}")
         sys.exit(1)
     except KeyboardInterrupt:
         err.print("interrupted: nothing of the running step was stored")
@@ -570,13 +578,13 @@ def main() -> None:
 
             first = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc).strip() else ""
             if isinstance(exc, IntegrityError):
-                err.print(f"[red]error:[/] the database refused a duplicate or invalid row: {first}", soft_wrap=True)
+                say_error(f"the database refused a duplicate or invalid row: {first}")
             elif isinstance(exc, OperationalError):
-                err.print(f"[red]error:[/] database unavailable: {first}", soft_wrap=True)
+                say_error(f"database unavailable: {first}")
             else:
-                err.print(f"[red]error:[/] database error: {exc.__class__.__name__}: {first}", soft_wrap=True)
+                say_error(f"database error: {exc.__class__.__name__}: {first}")
             sys.exit(1)
-        err.print(f"[red]internal error:[/] {exc.__class__.__name__}: {exc} (set KVITS_DEBUG=1 for details)", soft_wrap=True)
+        say_error(f"{exc.__class__.__name__}: {exc} (set KVITS_DEBUG=1 for details)", label="internal error")
         sys.exit(70)
 
 

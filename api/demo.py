@@ -19,6 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
 from sqlalchemy import select
@@ -52,7 +53,8 @@ def run(rt: Runtime, console: Console, statement: Path | None) -> None:
         digest = hashlib.sha256(statement.read_bytes()).hexdigest()[:8]
         code, name = rt.merchant_code or f"demo-{digest}", f"Demo for {statement.name}"
         source = statement
-    console.print(f"[bold]kvits demo[/] · merchant [cyan]{code}[/] ({name}) · database {rt.describe()['database']}")
+    console.print(f"[bold]kvits demo[/] · merchant [cyan]{escape(code)}[/] ({escape(name)}) · "
+                  f"database {escape(rt.describe()['database'])}")
 
     with rt.unit() as session:
         merchant = get_or_create_merchant(session, code, name)

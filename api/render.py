@@ -7,6 +7,7 @@ from datetime import date
 from decimal import Decimal
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from core.money import from_minor
@@ -38,45 +39,76 @@ def _short(text: str | None, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+WIDE = 140  # narrower consoles get stacked rows instead of one wide table
+
+
+def _tx_row_parts(line: TxLine) -> tuple[str, str, str, str]:
+    """(decision markup, invoices, confidence, reasons) of one transaction."""
+    style = DECISION_STYLE.get(line.decision, "")
+    invoices = escape(", ".join(line.invoices))
+    if line.overpayment:
+        invoices += f" (+{line.overpayment} credit)"
+    decision = f"[{style}]{line.decision}[/]" if style else line.decision
+    conf = "" if line.confidence is None else str(line.confidence)
+    return decision, invoices, conf, "; ".join(line.reasons)
+
+
+def _wide_lines(title: str, lines: Sequence[TxLine]) -> Table:
+    table = Table(title=title, show_lines=False, expand=True)
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("amount", justify="right", no_wrap=True)
+    table.add_column("payer")
+    table.add_column("reference")
+    table.add_column("result", no_wrap=True)
+    table.add_column("invoice(s)")
+    table.add_column("conf", justify="right")
+    table.add_column("reasons")
+    for line in lines:
+        decision, invoices, conf, reasons = _tx_row_parts(line)
+        table.add_row(
+            f"{line.entry_index + 1}.{line.tx_index + 1}", _amount(line),
+            escape(_short(line.payer, 28)), escape(_short(line.reference, 34)),
+            decision, invoices, conf, escape(_short(reasons, 70)),
+        )
+    return table
+
+
+def _narrow_lines(lines: Sequence[TxLine]) -> Table:
+    """One block per transaction: result and invoices, then payer and reference, then
+    the reasons, each wrapped in full - nothing an 80-column terminal would cut."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(justify="right", no_wrap=True)
+    grid.add_column(justify="right", no_wrap=True)
+    grid.add_column()
+    for line in lines:
+        decision, invoices, conf, reasons = _tx_row_parts(line)
+        head = " ".join(part for part in (decision, invoices, f"({conf})" if conf else "") if part)
+        said = " · ".join(escape(part) for part in (line.payer, line.reference) if part)
+        body = head + (f"\n{said}" if said else "") + (f"\n[dim]{escape(reasons)}[/]" if reasons else "")
+        grid.add_row(f"{line.entry_index + 1}.{line.tx_index + 1}", _amount(line), body)
+    return grid
+
+
 def import_report(console: Console, report: ImportReport, *, details: bool = True) -> None:
     title = f"{report.file_name}" + ("  (dry run: nothing stored)" if report.dry_run else "")
     if details and report.lines:
-        table = Table(title=title, show_lines=False, expand=True)
-        table.add_column("#", justify="right", no_wrap=True)
-        table.add_column("amount", justify="right", no_wrap=True)
-        table.add_column("payer")
-        table.add_column("reference")
-        table.add_column("result", no_wrap=True)
-        table.add_column("invoice(s)")
-        table.add_column("conf", justify="right")
-        table.add_column("reasons")
-        for line in sorted(report.lines, key=lambda ln: ln.seq):
-            style = DECISION_STYLE.get(line.decision, "")
-            invoices = ", ".join(line.invoices)
-            if line.overpayment:
-                invoices += f" (+{line.overpayment} credit)"
-            table.add_row(
-                f"{line.entry_index + 1}.{line.tx_index + 1}",
-                _amount(line),
-                _short(line.payer, 28),
-                _short(line.reference, 34),
-                f"[{style}]{line.decision}[/]" if style else line.decision,
-                invoices,
-                "" if line.confidence is None else str(line.confidence),
-                _short("; ".join(line.reasons), 70),
-            )
-        console.print(table)
+        lines = sorted(report.lines, key=lambda ln: ln.seq)
+        if console.width >= WIDE:
+            console.print(_wide_lines(title, lines))
+        else:
+            console.print(f"[bold]{escape(title)}[/]")
+            console.print(_narrow_lines(lines))
         if report.lines_dropped:
             console.print(f"[dim]… {report.lines_dropped} more transactions not shown[/]")
     else:
-        console.print(f"[bold]{title}[/]")
+        console.print(f"[bold]{escape(title)}[/]")
     for s in report.statements:
         status = {
             "ok": "[green]balances ok[/]",
-            "mismatch": f"[red]BALANCE MISMATCH: {s.balance_message}[/]",
-            "not_applicable": f"[dim]balance check n/a ({s.balance_message})[/]",
+            "mismatch": f"[red]BALANCE MISMATCH: {escape(s.balance_message)}[/]",
+            "not_applicable": f"[dim]balance check n/a ({escape(s.balance_message)})[/]",
         }.get(s.balance_check, s.balance_check)
-        head = f"{s.kind} {s.statement_id or '(no id)'} · account {s.account or '?'} {s.currency or ''}"
+        head = escape(f"{s.kind} {s.statement_id or '(no id)'} · account {s.account or '?'} {s.currency or ''}")
         if s.already_imported:
             console.print(f"  {head}: [dim]already imported, nothing changed[/]")
             continue
@@ -85,7 +117,7 @@ def import_report(console: Console, report: ImportReport, *, details: bool = Tru
             f"({s.new_transactions} new) · {status}"
         )
         for problem in s.problems:
-            console.print(f"    [yellow]warning:[/] {problem}")
+            console.print(f"    [yellow]warning:[/] {escape(problem)}")
 
     def sums(decision: str) -> str:
         totals = report.total(decision)
@@ -102,25 +134,33 @@ def import_report(console: Console, report: ImportReport, *, details: bool = Tru
 
 
 def invoices_table(console: Console, invoices: Sequence[Invoice], today: date, title: str = "Invoices") -> None:
-    table = Table(title=title)
-    for col, justify in (("number", "left"), ("customer", "left"), ("issued", "left"),
-                         ("due", "left"), ("total", "right"), ("open", "right"),
-                         ("status", "left"), ("RF reference", "left")):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    wide = console.width >= WIDE - 20
+    table = Table(title=escape(title))
+    table.add_column("number", no_wrap=True)
+    table.add_column("customer")
+    if wide:
+        table.add_column("issued", no_wrap=True)
+    table.add_column("due", no_wrap=True)
+    table.add_column("total", justify="right", no_wrap=True)
+    table.add_column("open", justify="right", no_wrap=True)
+    table.add_column("status", overflow="fold")
+    if wide:
+        table.add_column("RF reference", no_wrap=True)
     for inv in invoices:
         shown = display_status(Status(inv.status), inv.due_date, today)
         style = {"paid": "green", "overdue": "red", "partially_paid": "yellow",
                  "partially_paid, overdue": "red"}.get(shown, "")
-        table.add_row(
-            inv.number or f"(draft #{inv.id})",
-            _short(inv.customer.name, 30),
-            inv.issue_date.isoformat(),
+        cells = [
+            escape(inv.number or f"(draft #{inv.id})"),
+            escape(_short(inv.customer.name, 30)),
+            *([inv.issue_date.isoformat()] if wide else []),
             inv.due_date.isoformat(),
             f"{from_minor(inv.total_minor, inv.currency)} {inv.currency}",
             f"{from_minor(inv.open_minor, inv.currency)}",
             f"[{style}]{shown}[/]" if style else shown,
-            inv.rf_reference or "",
-        )
+            *([inv.rf_reference or ""] if wide else []),
+        ]
+        table.add_row(*cells)
     console.print(table)
 
 
@@ -133,9 +173,9 @@ def statements_table(console: Console, rows: Sequence[Statement]) -> None:
         if r.from_datetime or r.to_datetime:
             period = f"{r.from_datetime.date() if r.from_datetime else '?'} … {r.to_datetime.date() if r.to_datetime else '?'}"
         table.add_row(
-            str(r.id), r.imported_at.strftime("%Y-%m-%d %H:%M"), r.kind, r.statement_id or "",
-            f"{r.account} {r.currency or ''}", period,
-            f"{r.transaction_count} ({r.new_transaction_count})", r.balance_check, r.file_name or "",
+            str(r.id), r.imported_at.strftime("%Y-%m-%d %H:%M"), r.kind, escape(r.statement_id or ""),
+            escape(f"{r.account} {r.currency or ''}"), period,
+            f"{r.transaction_count} ({r.new_transaction_count})", r.balance_check, escape(r.file_name or ""),
         )
     console.print(table)
 
@@ -143,14 +183,14 @@ def statements_table(console: Console, rows: Sequence[Statement]) -> None:
 def transactions_table(console: Console, rows: Sequence[BankTransaction], paid: dict[int, list[str]]) -> None:
     table = Table(title="Transactions")
     for col in ("tx", "booked", "amount", "counterparty", "reference", "status", "invoice(s)", "conf"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col in ("tx", "booked", "amount", "invoice(s)"))
     for r in rows:
         sign = "-" if r.credit_debit == "DBIT" else "+"
         ref = " ".join([*r.creditor_references, r.remittance])
         table.add_row(
             str(r.id), str(r.booking_date or ""), f"{sign}{from_minor(r.amount_minor, r.currency)} {r.currency}",
-            _short(r.counterparty_name, 28), _short(ref, 34), r.match_status,
-            ", ".join(paid.get(r.id, [])), "" if r.confidence is None else str(r.confidence),
+            escape(_short(r.counterparty_name, 28)), escape(_short(ref, 34)), r.match_status,
+            escape(", ".join(paid.get(r.id, []))), "" if r.confidence is None else str(r.confidence),
         )
     console.print(table)
 

@@ -166,3 +166,35 @@ def test_usage_errors_are_one_line(db: str, tmp_path: Path) -> None:
         assert res.returncode == 1, res.stderr
         assert f"KVITS_AUTO_APPLY_AT='{value}'" in res.stderr and words in res.stderr
         assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_brackets_in_bank_texts_are_printed_not_interpreted(db: str, tmp_path: Path) -> None:
+    """Payment texts, names and element values come from the bank file; rich would read
+    '[/x]' as markup and crash. They must come out literally, in results and in errors."""
+    demo = (EXAMPLES / "demo-statement.xml").read_text(encoding="utf-8")
+    texts = demo.replace("<Ustrd>Rēķins INV-2026-0041</Ustrd>", "<Ustrd>[/x] Rēķins [bold]INV-2026-0041</Ustrd>")
+    assert texts != demo
+    (tmp_path / "texts.xml").write_text(texts, encoding="utf-8")
+    result = kvits("statements", "import", "--dry-run", str(tmp_path / "texts.xml"), db=db)
+    assert result.returncode == 0, result.stderr
+    assert "[/x] Rēķins [bold]INV-2026-0041" in result.stdout
+
+    amount = demo.replace('<Amt Ccy="EUR">329.56</Amt>', '<Amt Ccy="EUR">[/x]</Amt>', 1)
+    assert amount != demo
+    (tmp_path / "[red]amount.xml").write_text(amount, encoding="utf-8")
+    result = kvits("statements", "import", "--dry-run", str(tmp_path / "[red]amount.xml"), db=db)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: [red]amount.xml: amount '[/x]' is not a decimal amount")
+
+
+def test_an_80_column_terminal_shows_whole_invoice_numbers(db: str) -> None:
+    result = kvits("demo", db=db, env={"COLUMNS": "80"})
+    assert result.returncode == 0, result.stderr
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+    # every transaction's result, invoice numbers and reasons are there in full
+    assert "applied INV-2026-0044, INV-2026-0052 (96)" in result.stdout
+    assert "suggested INV-2026-0042 (68)" in result.stdout
+    for number in ("INV-2026-0041", "INV-2026-0049", "INV-2026-0053"):
+        assert f"│ {number} │" in result.stdout
