@@ -448,13 +448,15 @@ class _Reader:
         stmt = current.element
         decoder = self._decoder
         ntry_tag = self._ntry_tag
-        while True:
-            previous = el.getprevious()
-            if previous is None:
-                break
-            if previous.tag != ntry_tag:
-                decoder.statement_child(current.parts, previous)
-            stmt.remove(previous)
+        before: list[Element] = []
+        previous = el.getprevious()
+        while previous is not None:
+            before.append(previous)
+            previous = previous.getprevious()
+        for child in reversed(before):  # in file order: balances keep theirs
+            if child.tag != ntry_tag:
+                decoder.statement_child(current.parts, child)
+            stmt.remove(child)
 
     def _entry(self, ntry: Element) -> Iterator[Event]:
         stmt = ntry.getparent()

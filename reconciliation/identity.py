@@ -75,9 +75,10 @@ class IdentityCounter:
 
 def statement_fingerprint(kind: str, header: StatementHeader, identities_digest: str) -> str:
     acct = header.account
-    balances = tuple(
-        (b.type_code, b.amount, b.credit_debit, b.date or b.datetime) for b in header.balances
-    )
+    # sorted: the same statement is the same whatever order its balances are listed in
+    balances = tuple(sorted(
+        (b.type_code, str(b.amount), b.credit_debit, str(b.date or b.datetime)) for b in header.balances
+    ))
     return _h(
         (
             kind, acct.identifier, header.currency, header.id, header.electronic_sequence,

@@ -120,3 +120,20 @@ def test_amounts_round_trip_through_xml(items: list[tuple[int, bool]]) -> None:
     statement = doc.statements[0]
     assert [(e.amount, e.credit_debit == "CRDT") for e in statement.entries] == amounts
     assert statement.balance_check is not None and statement.balance_check.status == "ok"
+
+
+def test_a_continuation_page_reads_its_interim_balances_in_file_order() -> None:
+    """A middle page opens with one ITBD and closes with another, both before its
+    entries: read in file order, 100.00 + 25.00 = 125.00 balances; read backwards (as
+    the reader once did) the page would look off by 50.00."""
+    page = document(
+        entry("25.00"),
+        balances=balance("ITBD", "100.00") + balance("ITBD", "125.00"),
+    ).replace("<GrpHdr><MsgId>MSG-1</MsgId><CreDtTm>2026-03-02T06:00:00</CreDtTm></GrpHdr>",
+              "<GrpHdr><MsgId>MSG-1</MsgId><CreDtTm>2026-03-02T06:00:00</CreDtTm>"
+              "<MsgPgntn><PgNb>2</PgNb><LastPgInd>false</LastPgInd></MsgPgntn></GrpHdr>")
+    doc = camt.read(page.encode())
+    statement = doc.statements[0]
+    assert [b.amount for b in statement.balances] == [Decimal("100.00"), Decimal("125.00")]
+    assert statement.balance_check is not None
+    assert statement.balance_check.status == "ok", statement.balance_check.message

@@ -6,6 +6,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
 import camt
 
@@ -647,6 +648,22 @@ def test_every_sample_is_listed(shared_dir: Path) -> None:
     assert len(on_disk) == 51
 
 
+def _balance_codes_in_file(path: Path) -> list[str]:
+    """Bal/Tp/CdOrPrtry codes of the file's first statement, in document order."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    root = etree.parse(str(path), parser).getroot()
+    statement = next(el for el in root.iter(etree.Element) if etree.QName(el).localname in ("Stmt", "Rpt", "Ntfctn"))
+    codes = []
+    for bal in statement.iterchildren(etree.Element):
+        if etree.QName(bal).localname != "Bal":
+            continue
+        found = [el.text.strip() for el in bal.iter(etree.Element)
+                 if etree.QName(el).localname in ("Cd", "Prtry") and el.text and el.text.strip()
+                 and etree.QName(el.getparent()).localname == "CdOrPrtry"]
+        codes.append(found[0])
+    return codes
+
+
 @pytest.mark.parametrize("name", sample_names())
 def test_sample(shared_dir: Path, name: str) -> None:
     path = shared_dir / "samples" / "camt" / name
@@ -677,13 +694,10 @@ def test_sample(shared_dir: Path, name: str) -> None:
         assert entries[0].account_servicer_reference == ref
     if bal is not None:
         code, amount, ccy, side = bal  # type: ignore[misc]
-        b = first_statement.balances[0]
-        assert (b.type_code, b.amount, b.currency, b.credit_debit) == (
-            code,
-            Decimal(amount),
-            ccy,
-            side,
-        )
+        read = [(b.type_code, b.amount, b.currency, b.credit_debit) for b in first_statement.balances]
+        assert (code, Decimal(amount), ccy, side) in read
+    # balances come in the file's order (they were once reversed when they preceded entries)
+    assert [b.type_code for b in first_statement.balances] == _balance_codes_in_file(path)
     assert first_statement.balance_check is not None
     assert first_statement.balance_check.status == check
 
