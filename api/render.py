@@ -68,7 +68,7 @@ def _wide_lines(title: str, lines: Sequence[TxLine]) -> Table:
         table.add_row(
             f"{line.entry_index + 1}.{line.tx_index + 1}", _amount(line),
             escape(_short(line.payer, 28)), escape(_short(line.reference, 34)),
-            decision, invoices, conf, escape(_short(reasons, 70)),
+            decision, invoices, conf, escape(reasons),
         )
     return table
 

@@ -74,6 +74,11 @@ def strip_zeros(key: str) -> str:
     return _LEADING_ZEROS.sub("", key) if "0" in key else key
 
 
+def _strip_token(token: str) -> str:
+    """A digit token without its leading zeros ("0046" -> "46", "000" -> "0")."""
+    return (token.lstrip("0") or "0") if token[0] == "0" else token
+
+
 def is_valid_rf(value: str) -> bool:
     """ISO 11649 creditor reference with a correct check (python-stdnum)."""
     return bool(iso11649.is_valid(value))
@@ -151,12 +156,14 @@ def number_keys(number: str) -> NumberKeys:
         if key and key != full and key not in variants:
             variants.append(key)
 
-    add(strip_zeros(full))
-    tokens = _TOKEN.findall(full)
+    # zeros are stripped per token of the number as written: "INV-2026-0046" is
+    # INV 2026 0046 -> INV202646, which is what "INV2026-46" reads as
+    tokens = _TOKEN.findall(_ascii_upper(number))
+    stripped = [_strip_token(t) for t in tokens]
+    add("".join(stripped))
     if len(tokens) >= 2 and tokens[0].isalpha() and not tokens[1].isalpha():
-        bare = "".join(tokens[1:])
-        add(bare)
-        add(strip_zeros(bare))
+        add("".join(tokens[1:]))
+        add("".join(stripped[1:]))
     return NumberKeys(full, tuple(variants))
 
 
@@ -212,7 +219,7 @@ def text_number_keys(text: str) -> tuple[TextKey, ...]:
     keys: list[TextKey] = []
     for i, first in enumerate(tokens):
         after_word = i > 0 and is_word[i - 1] and joins[i]
-        key = ""
+        key = stripped = ""
         has_digit = False
         for j in range(i, min(len(tokens), i + MAX_KEY_TOKENS)):
             if j > i and not joins[j]:
@@ -221,9 +228,9 @@ def text_number_keys(text: str) -> tuple[TextKey, ...]:
             key += tok
             if len(key) > MAX_KEY_LENGTH:
                 break
+            stripped += _strip_token(tok)  # per token, as number_keys does
             has_digit = has_digit or tok[0].isdigit()
             if has_digit:
-                stripped = strip_zeros(key) if "0" in key else key
                 keys.append(TextKey(key, stripped, after_word, is_word[i], i, j + 1))
     return tuple(keys)
 

@@ -77,7 +77,9 @@ def test_compact_and_zero_stripping() -> None:
 
 def test_number_keys() -> None:
     assert number_keys("LV-2026-0101").full == "LV20260101"
-    assert number_keys("LV-2026-0101").variants == ("20260101",)
+    # zeros are dropped per number part as written: LV 2026 0101 -> LV2026101
+    assert number_keys("LV-2026-0101").variants == ("LV2026101", "20260101", "2026101")
+    assert number_keys("INV-2026-0046").variants == ("INV202646", "20260046", "202646")
     assert number_keys("INV-0012").variants == ("INV12", "0012", "12")
     assert number_keys("12").variants == ()
 
@@ -93,6 +95,22 @@ def test_number_keys() -> None:
 )
 def test_invoice_number_found_through_separators_and_words(text: str) -> None:
     assert "LV20260101" in keys_of(text)
+
+
+@pytest.mark.parametrize(
+    ("number", "text"),
+    [
+        ("INV-2026-0046", "Invoice INV2026-46 thank you"),
+        ("INV-2026-00002", "inv 2026 2"),
+        ("INV-2026-00002", "INV-2026-0002"),
+        ("LV-2026-0101", "lv 2026 101"),
+    ],
+)
+def test_leading_zeros_of_each_part_do_not_matter(number: str, text: str) -> None:
+    """The payer drops (or adds) zeros in any part of the number, not only the first."""
+    invoice_keys = {number_keys(number).full, *number_keys(number).variants}
+    text_keys = {k.stripped for k in text_number_keys(text)} | {k.key for k in text_number_keys(text)}
+    assert invoice_keys & text_keys
 
 
 def test_short_number_after_invoice_word_is_marked() -> None:
