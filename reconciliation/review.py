@@ -6,16 +6,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from invoices.models import Invoice
+from invoices.models import CustomerIban, Invoice
 from reconciliation.model import Allocation, Candidate
 from reconciliation.models import BankTransaction, Payment, Statement, Suggestion
 from reconciliation.errors import ImportRefused, ReviewError
 from reconciliation.service import apply_candidate, undo_transaction
-
-
 
 
 @dataclass(frozen=True)
@@ -56,10 +54,14 @@ def paid_invoices_of(session: Session, transaction_ids: list[int]) -> dict[int, 
     out: dict[int, list[str]] = {}
     if not transaction_ids:
         return out
+    # what each transaction paid in its current round: an undone match is not shown
     rows = session.execute(
         select(Payment.bank_transaction_id, Invoice.number)
         .join(Invoice, Invoice.id == Payment.invoice_id)
-        .where(Payment.bank_transaction_id.in_(transaction_ids), Payment.kind == "payment")
+        .join(BankTransaction, BankTransaction.id == Payment.bank_transaction_id)
+        .where(Payment.bank_transaction_id.in_(transaction_ids), Payment.kind == "payment",
+               Payment.round == BankTransaction.apply_round)
+        .order_by(Payment.id)
     )
     for tx_id, number in rows:
         if tx_id is not None and number is not None:
@@ -189,6 +191,37 @@ def undo(session: Session, merchant_id: int, transaction_id: int) -> list[str]:
         raise ReviewError(f"no bank transaction {transaction_id}")
     if tx.match_status != "applied":
         raise ReviewError(f"bank transaction {transaction_id} is {tx.match_status}, not applied")
+    customers = set(session.scalars(
+        select(Invoice.customer_id).join(Payment, Payment.invoice_id == Invoice.id).where(
+            Payment.bank_transaction_id == tx.id, Payment.kind == "payment", Payment.round == tx.apply_round)
+    ))
     numbers = undo_transaction(session, merchant_id, tx, reversal_row=None)
     tx.match_status = "unmatched"
+    tx.confidence = None
+    _forget_learned_iban(session, merchant_id, tx, customers)
     return numbers
+
+
+def _forget_learned_iban(session: Session, merchant_id: int, tx: BankTransaction, customers: set[int]) -> None:
+    """A person said this match was wrong: the payer IBAN it taught kvits for those
+    customers is evidence no more, unless another applied payment from that IBAN to the
+    same customer still stands. IBANs a person entered (source 'manual') stay."""
+    if not tx.counterparty_iban:
+        return
+    for customer_id in customers:
+        still_paid_from_it = session.scalar(
+            select(func.count()).select_from(Payment)
+            .join(BankTransaction, BankTransaction.id == Payment.bank_transaction_id)
+            .join(Invoice, Invoice.id == Payment.invoice_id)
+            .where(
+                Payment.merchant_id == merchant_id, Payment.kind == "payment",
+                Payment.round == BankTransaction.apply_round, BankTransaction.match_status == "applied",
+                BankTransaction.counterparty_iban == tx.counterparty_iban, BankTransaction.id != tx.id,
+                Invoice.customer_id == customer_id,
+            )
+        )
+        if not still_paid_from_it:
+            session.execute(delete(CustomerIban).where(
+                CustomerIban.merchant_id == merchant_id, CustomerIban.customer_id == customer_id,
+                CustomerIban.iban == tx.counterparty_iban, CustomerIban.source == "statement",
+            ).execution_options(synchronize_session="fetch"))

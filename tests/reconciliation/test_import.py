@@ -227,6 +227,46 @@ def test_known_iban_is_learned_from_an_applied_payment(factory: sessionmaker[Ses
         assert s.scalar(select(CustomerIban.iban)) == "LV87HABA0551012345678"
 
 
+def test_undo_forgets_the_iban_the_wrong_match_taught(factory: sessionmaker[Session]) -> None:
+    """A person accepts a stranger's payment for INV-2, then undoes it as wrong: the
+    payer's IBAN must not stay as evidence, or the same payer's next payment of the same
+    amount would be applied by itself on IBAN + amount - a wrong automatic 'paid'."""
+    mid = _setup(factory)
+    stranger = "LV97HABA0012345678910"
+    _import(factory, mid, statement_xml([Pay("250.00", "John Smith", iban=stranger, text="thanks")]))
+    with factory() as s, s.begin():
+        [item] = review.open_suggestions(s, mid)
+        tx_id = item.transaction.id
+        assert review.accept(s, mid, item.suggestion.id) == ["INV-2"]
+    with factory() as s:
+        assert s.scalar(select(CustomerIban.iban)) == stranger  # learned from the accepted match
+    with factory() as s, s.begin():
+        assert review.undo(s, mid, tx_id) == ["INV-2"]
+    with factory() as s:
+        assert s.scalar(select(func.count()).select_from(CustomerIban)) == 0
+        tx = s.get(BankTransaction, tx_id)
+        assert tx is not None and (tx.match_status, tx.confidence) == ("unmatched", None)
+        assert review.paid_invoices_of(s, [tx_id]) == {}  # the undone match is not shown as paid
+    report = _import(factory, mid, statement_xml([Pay("250.00", "John Smith", iban=stranger, text="thanks")],
+                                                 stmt_id="ST-2", msg_id="MSG-2", day="2026-11-05"))
+    assert report.count("applied") == 0
+    assert _inv(factory, "INV-2").status == "issued"
+
+
+def test_undo_keeps_an_iban_another_applied_payment_confirms(factory: sessionmaker[Session]) -> None:
+    mid = _setup(factory)
+    iban = "LV87HABA0551012345678"
+    _import(factory, mid, statement_xml([Pay("100.00", "SIA Vējš", iban=iban, rf=RF1),
+                                         Pay("250.00", "SIA Vējš", iban=iban, text="INV-2")]))
+    assert _inv(factory, "INV-1").status == "paid" and _inv(factory, "INV-2").status == "paid"
+    with factory() as s, s.begin():
+        second = s.scalar(select(BankTransaction.id).where(BankTransaction.amount_minor == 25000))
+        assert second is not None
+        review.undo(s, mid, second)
+    with factory() as s:  # INV-1's payment from the same IBAN still stands
+        assert s.scalar(select(CustomerIban.iban)) == iban
+
+
 def test_concurrent_imports_of_one_file_pay_once(factory: sessionmaker[Session]) -> None:
     mid = _setup(factory)
     data = statement_xml([Pay("100.00", "SIA VEJS", rf=RF1), Pay("250.00", "SIA Vējš", text="INV-2")])
