@@ -69,6 +69,13 @@ def say_error(message: str, label: str = "error") -> None:
     err.print(Text.assemble((f"{label}:", "red"), " ", message), soft_wrap=True)
 
 
+def user_message(exc: BaseException) -> str:
+    """An OS error as 'FILE: reason' instead of '[Errno 2] No such file or directory: ...'."""
+    if isinstance(exc, OSError) and exc.strerror and exc.filename is not None:
+        return f"{exc.filename}: {exc.strerror.lower()}"
+    return str(exc)
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     say_error(message)
     raise typer.Exit(code)
@@ -84,13 +91,13 @@ def main_options(
     State._runtime = None
 
 
-def _today(value: str | None) -> date:
+def _today(value: str | None, option: str = "--today") -> date:
     if value is None:
         return date.today()
     try:
         return date.fromisoformat(value)
     except ValueError:
-        fail(f"--today {value!r} is not a date (YYYY-MM-DD)")
+        fail(f"{option} {value!r} is not a date (YYYY-MM-DD)")
 
 
 # ------------------------------------------------------------------ customers
@@ -105,7 +112,7 @@ def customers_import(file: Annotated[Path, typer.Argument(help="CSV: code,name,e
     rows = csvio.read_customers(file)
     rt = State.rt()
     with rt.unit() as session:
-        mid = rt.merchant_id(session)
+        mid = rt.merchant_id(session, create=True)
         for row in rows:
             invoices.upsert_customer(session, mid, row)
     out.print(f"{len(rows)} customers imported from {escape(file.name)}")
@@ -144,7 +151,7 @@ def invoices_import(file: Annotated[Path, typer.Argument(help="CSV, one row per 
     rows = csvio.read_invoices(file)
     rt = State.rt()
     with rt.unit() as session:
-        mid = rt.merchant_id(session)
+        mid = rt.merchant_id(session, create=True)
         for row in rows:
             try:
                 invoices.create_issued(
@@ -161,10 +168,8 @@ def _parse_line(text: str):  # type: ignore[no-untyped-def]
     from invoices.errors import InvoiceError
 
     parts = [p.strip() for p in text.split(";")]
-    if not 2 <= len(parts) <= 5:
+    if not 3 <= len(parts) <= 5 or not parts[0]:
         raise InvoiceError(f"--line {text!r}: use 'description;quantity;unit price[;VAT %[;discount %]]'")
-    if len(parts) == 2:
-        parts.insert(1, "1")
     try:
         nums = [Decimal(p) for p in parts[1:]]
     except InvalidOperation:
@@ -193,8 +198,8 @@ def invoices_create(
 
     lines = [_parse_line(t) for t in line]
     data = invoices.InvoiceInput(
-        customer_code=customer, currency=currency, lines=lines, issue_date=_today(issue_date),
-        due_date=_today(due_date) if due_date else None, number=number, notes=notes,
+        customer_code=customer, currency=currency, lines=lines, issue_date=_today(issue_date, "--issue-date"),
+        due_date=_today(due_date, "--due-date") if due_date else None, number=number, notes=notes,
     )
     rt = State.rt()
     with rt.unit() as session:
@@ -319,7 +324,7 @@ def statements_import(
         try:
             report = _import_one(file, options)
         except USER_ERRORS as exc:
-            say_error(f"{file.name}: {exc}")
+            say_error(f"{file.name}: {user_message(exc)}")
             failed += 1
             continue
         from api import render
@@ -336,6 +341,8 @@ def _import_one(file: Path, options):  # type: ignore[no-untyped-def]
 
     from reconciliation.source import PreparedStatement
 
+    if file.is_dir():
+        raise IsADirectoryError(f"{file} is a folder, not a statement file")
     if not file.is_file():
         raise FileNotFoundError(f"no such file: {file}")
     show_progress = file.stat().st_size > 4 * 1024 * 1024 and err.is_terminal
@@ -353,7 +360,7 @@ def _import_one(file: Path, options):  # type: ignore[no-untyped-def]
             session = rt.factory()
             try:
                 with session.begin():
-                    report = import_statement(session, rt.merchant_id(session), prepared, options=options)
+                    report = import_statement(session, rt.merchant_id(session, create=True), prepared, options=options)
                     if options.dry_run:
                         session.rollback()
             finally:
@@ -398,6 +405,7 @@ def statements_show(statement_id: int) -> None:
 def review_main(ctx: typer.Context) -> None:
     """Without a sub-command: go through the open suggestions one by one (or list them)."""
     from reconciliation import review as reviews
+    from reconciliation.errors import ReviewError
 
     if ctx.invoked_subcommand is not None:
         return
@@ -414,22 +422,31 @@ def review_main(ctx: typer.Context) -> None:
         return
     for item in items:
         sid = item.suggestion.id
-        answer = typer.prompt(f"suggestion {sid}: [a]ccept best / [1-9] candidate / [r]eject / [s]kip / [q]uit",
-                              default="s")
-        answer = answer.strip().lower()
+        choices = len(item.suggestion.candidates)
+        while True:
+            answer = typer.prompt(
+                f"suggestion {sid}: [a]ccept best / [1-{choices}] candidate / [r]eject / [s]kip / [q]uit",
+                default="s",
+            ).strip().lower()
+            if answer in ("a", "r", "s", "q") or (answer.isdigit() and 1 <= int(answer) <= choices):
+                break
+            err.print(f"'{escape(answer)}' is none of a, 1-{choices}, r, s, q")
         if answer == "q":
             break
         if answer == "s":
             continue
-        with rt.unit() as session:
-            mid = rt.merchant_id(session)
-            if answer == "r":
-                reviews.reject(session, mid, sid)
-                out.print(f"suggestion {sid} rejected")
-            elif answer == "a" or answer.isdigit():
-                cand = int(answer) - 1 if answer.isdigit() else 0
-                numbers = reviews.accept(session, mid, sid, candidate=cand)
-                out.print(f"suggestion {sid} accepted: paid {', '.join(numbers)}")
+        try:
+            with rt.unit() as session:
+                mid = rt.merchant_id(session)
+                if answer == "r":
+                    reviews.reject(session, mid, sid)
+                    out.print(f"suggestion {sid} rejected")
+                else:
+                    numbers = reviews.accept(session, mid, sid, candidate=int(answer) - 1 if answer.isdigit() else 0)
+                    kept = reviews.credit_kept(session, item.transaction.id)
+                    out.print(f"suggestion {sid} accepted: paid {escape(', '.join(numbers))}{escape(kept)}")
+        except ReviewError as exc:  # decided elsewhere meanwhile, or the invoice changed
+            say_error(str(exc))
 
 
 def _print_suggestions(items: list[SuggestionView]) -> None:
@@ -474,12 +491,15 @@ def review_accept(
 ) -> None:
     """Accept a suggestion: the payment is applied."""
     from reconciliation import review as reviews
+    from reconciliation.models import Suggestion
 
     rt = State.rt()
     with rt.unit() as session:
-        numbers = reviews.accept(session, rt.merchant_id(session), suggestion_id, invoice_number=invoice,
-                                 candidate=candidate - 1)
-    out.print(f"suggestion {suggestion_id} accepted: paid {', '.join(numbers)}")
+        mid = rt.merchant_id(session)
+        numbers = reviews.accept(session, mid, suggestion_id, invoice_number=invoice, candidate=candidate - 1)
+        sug = session.get(Suggestion, suggestion_id)
+        kept = reviews.credit_kept(session, sug.bank_transaction_id) if sug is not None else ""
+    out.print(f"suggestion {suggestion_id} accepted: paid {escape(', '.join(numbers))}{escape(kept)}")
 
 
 @review_app.command("reject")
@@ -501,7 +521,8 @@ def review_assign(transaction_id: int, invoice: Annotated[list[str], typer.Argum
     rt = State.rt()
     with rt.unit() as session:
         numbers = reviews.assign(session, rt.merchant_id(session), transaction_id, invoice)
-    out.print(f"transaction {transaction_id} applied to {', '.join(numbers)}")
+        kept = reviews.credit_kept(session, transaction_id)
+    out.print(f"transaction {transaction_id} applied to {escape(', '.join(numbers))}{escape(kept)}")
 
 
 @review_app.command("undo")
@@ -552,6 +573,11 @@ def main() -> None:
     debug = os.environ.get("KVITS_DEBUG") == "1"
     try:
         rc = app(standalone_mode=False)
+        runtime = State._runtime
+        if runtime is not None and runtime.new_merchant and not rc:
+            err.print(Text.assemble(("note:", "yellow"),
+                                    f" merchant {runtime.new_merchant!r} is new (check -m if you meant another)"),
+                      soft_wrap=True)
         sys.exit(rc if isinstance(rc, int) else 0)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -561,7 +587,7 @@ def main() -> None:
     except USER_ERRORS as exc:
         if debug:
             raise
-        say_error(f"{exc}")
+        say_error(user_message(exc))
         sys.exit(1)
     except KeyboardInterrupt:
         err.print("interrupted: nothing of the running step was stored")
@@ -570,8 +596,11 @@ def main() -> None:
         if debug:
             raise
         exit_code = getattr(exc, "exit_code", None)
-        if hasattr(exc, "show") and isinstance(exit_code, int):
-            exc.show()  # a usage error of the command line parser (typer vendors click)
+        if hasattr(exc, "format_message") and isinstance(exit_code, int):
+            # a usage error of the command line parser (typer vendors click): one line too
+            ctx = getattr(exc, "ctx", None)
+            where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+            say_error(f"{exc.format_message()}{where}")
             sys.exit(exit_code)
         if type(exc).__module__.startswith("sqlalchemy"):
             from sqlalchemy.exc import IntegrityError, OperationalError

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.markup import escape
 from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
-from sqlalchemy import select
+from sqlalchemy import func, select
 from stdnum import iso11649
 
 import camt
@@ -63,9 +63,13 @@ def run(rt: Runtime, console: Console, statement: Path | None) -> None:
             created = _load_examples(session, mid, rt)
         else:
             created = _invoices_for_statement(session, mid, statement)
-    console.print(
-        f"{created} open invoices created" if created else "customers and invoices already there"
-    )
+        existing = session.scalar(select(func.count()).select_from(Invoice).where(Invoice.merchant_id == mid))
+    if created:
+        console.print(f"{created} open invoices created")
+    elif existing:
+        console.print("customers and invoices already there")
+    else:
+        console.print("[yellow]no booked incoming payment in this file to write an invoice for[/]")
 
     options = ImportOptions(
         max_bytes=rt.settings.max_statement_bytes,

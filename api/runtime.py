@@ -7,18 +7,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import make_engine, session_factory, transaction, upgrade
 from core.settings import Settings, get_settings
-from core.tenancy import get_or_create_merchant
+from core.models import Merchant
+from core.tenancy import find_merchant, get_or_create_merchant
 
 
 @dataclass
 class Runtime:
     settings: Settings = field(default_factory=get_settings)
     merchant_code: str | None = None
+    new_merchant: str | None = None  # set when this run created the merchant
     _engine: Engine | None = None
     _factory: sessionmaker[Session] | None = None
 
@@ -45,9 +47,18 @@ class Runtime:
         with transaction(self.factory) as session:
             yield session
 
-    def merchant_id(self, session: Session, name: str | None = None) -> int:
+    def merchant_id(self, session: Session, *, create: bool = False) -> int:
+        """The merchant the command works for. Commands that only read refuse a code
+        that does not exist; those that store data create it, and say so."""
         code = self.merchant_code or self.settings.merchant
-        return get_or_create_merchant(session, code, name).id
+        if not create:
+            return find_merchant(session, code).id
+        known = session.scalar(select(Merchant.id).where(Merchant.code == code))
+        if known is not None:
+            return known
+        merchant = get_or_create_merchant(session, code)
+        self.new_merchant = code
+        return merchant.id
 
     def dispose(self) -> None:
         if self._engine is not None:

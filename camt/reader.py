@@ -163,6 +163,8 @@ def _syntax_error(exc: etree.XMLSyntaxError, what: str = "not well-formed XML") 
                 break
     # "{urn:iso:...camt.053.001.02}Id" -> "Id": the namespace is known, the name matters
     msg = re.sub(r"\{[^}]*\}", "", msg)
+    # libxml2 ends its message with ", line N, column M": keep the column, say the line once
+    msg = re.sub(r",? line \d+, column (\d+)$", r" (column \1)", msg) if line is not None else msg
     return CamtError(f"{what}: {msg}", line=line)
 
 

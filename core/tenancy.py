@@ -17,12 +17,28 @@ class MerchantError(KvitsError):
     pass
 
 
-def get_or_create_merchant(session: Session, code: str, name: str | None = None) -> Merchant:
+def _checked(code: str) -> str:
     if not _CODE.match(code):
         raise MerchantError(
             f"merchant code {code!r} must be 1-64 lower-case letters, digits, '-' or '_'"
         )
-    merchant = session.scalar(select(Merchant).where(Merchant.code == code))
+    return code
+
+
+def find_merchant(session: Session, code: str) -> Merchant:
+    """The merchant `code`, or an error that lists the ones there are (a typo in
+    `-m` must not look like an empty merchant)."""
+    merchant = session.scalar(select(Merchant).where(Merchant.code == _checked(code)))
+    if merchant is None:
+        known = list(session.scalars(select(Merchant.code).order_by(Merchant.code).limit(20)))
+        there = f"merchants here: {', '.join(known)}" if known else "no merchants yet"
+        raise MerchantError(f"no merchant {code!r} ({there}); importing customers, invoices or a "
+                            "statement for a new code creates it")
+    return merchant
+
+
+def get_or_create_merchant(session: Session, code: str, name: str | None = None) -> Merchant:
+    merchant = session.scalar(select(Merchant).where(Merchant.code == _checked(code)))
     if merchant is None:
         merchant = Merchant(code=code, name=name or code)
         session.add(merchant)

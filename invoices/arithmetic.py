@@ -57,6 +57,8 @@ class InvoiceTotals:
 
 
 def _check(line: LineInput) -> None:
+    if not line.description.strip():
+        raise InvoiceMathError("a line needs a description")
     if line.quantity <= 0:
         raise InvoiceMathError(f"line '{line.description}': quantity must be positive")
     if line.unit_price < 0:

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from babel import Locale
+from babel.numbers import list_currencies
 from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
 from sqlalchemy import func, select
@@ -23,9 +25,12 @@ from invoices.models import LANGUAGES, Customer, CustomerIban, Invoice, InvoiceE
 from invoices.references import compact_rf, rf_for_invoice
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_COUNTRY = re.compile(r"^[A-Z]{2}$")
-
-
+# ISO 3166 alpha-2 countries and ISO 4217 currencies as CLDR (Babel) knows them; CLDR's
+# pseudo-regions ("ZZ" unknown, "EU", "UN", ...) are no countries to invoice.
+_NOT_COUNTRIES = frozenset({"ZZ", "EU", "EZ", "UN", "QO", "XA", "XB"})
+COUNTRIES = frozenset(code for code in map(str, Locale("en").territories)
+                      if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES)
+CURRENCIES = frozenset(list_currencies())
 
 
 # ---------------------------------------------------------------- customers
@@ -66,7 +71,7 @@ def _validated(data: CustomerInput) -> CustomerInput:
     if email and not _EMAIL.match(email):
         raise InvoiceError(f"customer {code!r}: email {email!r} is not an email address")
     country = (data.country or "").strip().upper() or None
-    if country and not _COUNTRY.match(country):
+    if country and country not in COUNTRIES:
         raise InvoiceError(f"customer {code!r}: country {country!r} is not an ISO 3166 code")
     language = (data.language or "en").strip().lower()
     if language not in LANGUAGES:
@@ -160,13 +165,15 @@ def create_draft(
     session: Session, merchant_id: int, data: InvoiceInput, *, payment_terms_days: int = 14
 ) -> Invoice:
     currency = data.currency.strip().upper()
-    if not re.fullmatch(r"[A-Z]{3}", currency):
+    if currency not in CURRENCIES:
         raise InvoiceError(f"currency {data.currency!r} is not an ISO 4217 code")
     customer = get_customer(session, merchant_id, data.customer_code)
     try:
         totals = compute_totals(data.lines, currency)
     except InvoiceMathError as exc:
         raise InvoiceError(str(exc)) from None
+    if totals.total <= 0:
+        raise InvoiceError(f"the invoice totals {totals.total} {currency}: there is nothing to pay")
     due = data.due_date or data.issue_date + timedelta(days=payment_terms_days)
     if due < data.issue_date:
         raise InvoiceError(f"due date {due} is before issue date {data.issue_date}")

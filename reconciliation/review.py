@@ -9,9 +9,10 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from invoices.models import CustomerIban, Invoice
+from core.money import from_minor
+from invoices.models import Customer, CustomerIban, Invoice
 from reconciliation.model import Allocation, Candidate
-from reconciliation.models import BankTransaction, Payment, Statement, Suggestion
+from reconciliation.models import BankTransaction, CustomerCredit, Payment, Statement, Suggestion
 from reconciliation.errors import ImportRefused, ReviewError
 from reconciliation.service import apply_candidate, undo_transaction
 
@@ -67,6 +68,22 @@ def paid_invoices_of(session: Session, transaction_ids: list[int]) -> dict[int, 
         if tx_id is not None and number is not None:
             out.setdefault(tx_id, []).append(number)
     return out
+
+
+def credit_kept(session: Session, transaction_id: int) -> str:
+    """' (12.34 EUR kept as credit of customer C7)' for what a transaction paid beyond its
+    invoices in its current round; '' when nothing was left over."""
+    row = session.execute(
+        select(CustomerCredit.amount_minor, CustomerCredit.currency, Customer.code)
+        .join(BankTransaction, BankTransaction.id == CustomerCredit.bank_transaction_id)
+        .join(Customer, Customer.id == CustomerCredit.customer_id)
+        .where(CustomerCredit.bank_transaction_id == transaction_id, CustomerCredit.kind == "overpayment",
+               CustomerCredit.round == BankTransaction.apply_round)
+    ).first()
+    if row is None:
+        return ""
+    amount, currency, code = row
+    return f" ({from_minor(amount, currency)} {currency} kept as credit of customer {code})"
 
 
 def open_suggestions(session: Session, merchant_id: int) -> list[SuggestionView]:

@@ -65,7 +65,9 @@ def test_demo_pays_invoices_and_a_second_run_changes_nothing(db: str) -> None:
 
 
 def test_customers_invoices_and_statement_from_files(db: str, tmp_path: Path) -> None:
-    assert kvits("customers", "import", str(EXAMPLES / "customers.csv"), db=db, merchant="acme").returncode == 0
+    created = kvits("customers", "import", str(EXAMPLES / "customers.csv"), db=db, merchant="acme")
+    assert created.returncode == 0
+    assert created.stderr == "note: merchant 'acme' is new (check -m if you meant another)\n"
     res = kvits("invoices", "import", str(EXAMPLES / "invoices.csv"), db=db, merchant="acme")
     assert res.returncode == 0, res.stderr
     assert "13 invoices imported" in res.stdout
@@ -83,7 +85,10 @@ def test_customers_invoices_and_statement_from_files(db: str, tmp_path: Path) ->
     assert _statuses(db, "acme")["INV-2026-0041"] == "paid:32956"
     shown = kvits("statements", "show", "1", db=db, merchant="acme")
     assert shown.returncode == 0 and "INV-2026-0041" in shown.stdout
-    other = kvits("statements", "show", "1", db=db, merchant="someone-else")
+    typo = kvits("statements", "show", "1", db=db, merchant="acmee")  # a typo is not an empty merchant
+    assert typo.returncode == 1 and "no merchant 'acmee' (merchants here: acme)" in typo.stderr
+    assert kvits("customers", "import", str(EXAMPLES / "customers.csv"), db=db, merchant="other").returncode == 0
+    other = kvits("statements", "show", "1", db=db, merchant="other")
     assert other.returncode == 1 and "no statement 1" in other.stderr
     review = kvits("review", "list", db=db, merchant="acme")
     assert review.returncode == 0 and "Suggestions" in review.stdout
@@ -161,7 +166,14 @@ def test_usage_errors_are_one_line(db: str, tmp_path: Path) -> None:
     res = kvits("--merchant", "Bad Code!", "invoices", "list", db=db)
     assert res.returncode == 1 and "merchant code" in res.stderr
     res = kvits("review", "accept", "999", db=db)
+    assert res.returncode == 1 and "no merchant 'default' (no merchants yet)" in res.stderr
+    kvits("customers", "import", str(EXAMPLES / "customers.csv"), db=db)
+    res = kvits("review", "accept", "999", db=db)
     assert res.returncode == 1 and "no suggestion 999" in res.stderr
+    res = kvits("statements", "import", db=db)  # usage errors are one line too
+    assert res.returncode == 2
+    assert res.stderr == "error: Missing argument 'FILES...'. (see 'kvits statements import --help')\n" or \
+        len(res.stderr.strip().splitlines()) == 1, res.stderr
     res = kvits("invoices", "list", db="postgresql+psycopg://nobody@127.0.0.1:1/none")
     assert res.returncode == 1 and "database unavailable" in res.stderr and "Traceback" not in res.stderr
     for value, words in (("abc", "valid integer"), ("10", "greater than or equal to 26"), ("101", "less than")):
@@ -201,3 +213,41 @@ def test_an_80_column_terminal_shows_whole_invoice_numbers(db: str) -> None:
     assert "suggested INV-2026-0045 (78)" in result.stdout
     for number in ("INV-2026-0041", "INV-2026-0049", "INV-2026-0053"):
         assert f"│ {number} │" in result.stdout
+
+
+def test_invoice_create_refuses_what_no_invoice_can_be(db: str, tmp_path: Path) -> None:
+    assert kvits("customers", "import", str(EXAMPLES / "customers.csv"), db=db).returncode == 0
+    cases = [
+        (["--line", "x;1"], "use 'description;quantity;unit price"),
+        (["--line", ";1;10"], "use 'description;quantity;unit price"),
+        (["--line", "Free;1;0"], "nothing to pay"),
+        (["--line", "Desk;1;10", "--currency", "XYZ"], "currency 'XYZ' is not an ISO 4217 code"),
+        (["--line", "Desk;1;10", "--due-date", "2026-13-45"], "--due-date '2026-13-45' is not a date"),
+        (["--line", "Desk;1;10", "--issue-date", "04.12.2026"], "--issue-date '04.12.2026' is not a date"),
+    ]
+    for extra, needle in cases:
+        res = kvits("invoices", "create", "--customer", "C001", *extra, db=db)
+        assert res.returncode == 1, (extra, res.stdout)
+        assert needle in res.stderr and len(res.stderr.strip().splitlines()) == 1, (extra, res.stderr)
+    (tmp_path / "c.csv").write_text("code,name,country\nX1,Someone,ZZ\n", encoding="utf-8")
+    res = kvits("customers", "import", str(tmp_path / "c.csv"), db=db)
+    assert res.returncode == 1 and "country 'ZZ' is not an ISO 3166 code" in res.stderr
+    res = kvits("customers", "import", str(tmp_path / "missing.csv"), db=db)
+    assert res.returncode == 1 and res.stderr == f"error: {tmp_path / 'missing.csv'}: no such file or directory\n"
+    res = kvits("statements", "import", str(tmp_path), db=db)
+    assert res.returncode == 1 and "is a folder, not a statement file" in res.stderr
+
+
+def test_assigning_more_than_is_open_says_where_the_rest_went(db: str, tmp_path: Path) -> None:
+    assert kvits("customers", "import", str(EXAMPLES / "customers.csv"), db=db).returncode == 0
+    assert kvits("invoices", "import", str(EXAMPLES / "invoices.csv"), db=db).returncode == 0
+    assert kvits("statements", "import", str(EXAMPLES / "demo-statement.xml"), db=db).returncode == 0
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(db)
+    with engine.connect() as conn:  # the 300.00 from a stranger quoting "Ref 712219": unmatched
+        tx_id = conn.execute(text("SELECT id FROM bank_transactions WHERE amount_minor = 30000")).scalar_one()
+    engine.dispose()
+    res = kvits("review", "assign", str(tx_id), "INV-2026-0048", db=db)  # 60.50 open
+    assert res.returncode == 0, res.stderr
+    assert f"transaction {tx_id} applied to INV-2026-0048 (239.50 EUR kept as credit of customer" in res.stdout
