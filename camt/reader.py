@@ -55,7 +55,20 @@ Event = MessageHeader | StatementHeader | Entry | StatementEnd
 _CHUNK = 1 << 18  # 256 KiB per feed: few Python round trips, small buffers
 _LOCATE_LIMIT = 64 << 20  # larger files get schema faults reported without a line
 _PROLOG_LIMIT = 1 << 20  # the root element must start within the first MiB
-_DOCTYPE_MARKS = tuple("<!DOCTYPE".encode(enc) for enc in ("ascii", "utf-16-le", "utf-16-be"))
+_DOCTYPE_MARKS = tuple(
+    mark.encode(enc) for mark in ("<!DOCTYPE", "<!ENTITY") for enc in ("ascii", "utf-16-le", "utf-16-be")
+)
+# Encodings a statement may come in: where "<!DOCTYPE" would show as one of the marks
+# above. In others (UTF-32, EBCDIC, UTF-7, ...) the marks could hide, and libxml2 reads a
+# DTD's external parameter entities (local files) before its first element is seen.
+_ACCEPTED_ENCODING = re.compile(
+    r"utf-?8|utf-?16(?:-?[lb]e)?|(?:us-)?ascii|iso[-_]?8859-(?:[1-9]|1[0-6])|latin-?[1-9]|(?:windows|cp)-?125[0-8]",
+    re.IGNORECASE,
+)
+_DECLARED_ENCODING = re.compile(rb"""^<\?xml[^>]*?\bencoding\s*=\s*["']([^"']{0,40})["']""")
+_UTF32_STARTS = (b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00", b"\x00\x00\x00<", b"<\x00\x00\x00")
+_UTF16_STARTS = (b"\xfe\xff", b"\xff\xfe", b"\x00<\x00?", b"<\x00?\x00")
+_EBCDIC_START = b"\x4c\x6f\xa7\x94"  # "<?xm" in EBCDIC
 
 
 # Untrusted input: no DTD loading, no entity substitution, no network, libxml2's size
@@ -288,6 +301,8 @@ class _Reader:
             data = self._chunk()
             if not data:
                 break
+            if not chunks:
+                self._refuse_encoding(data)
             chunks.append(data)
             size += len(data)
             if size <= _PROLOG_LIMIT + _CHUNK:
@@ -313,6 +328,24 @@ class _Reader:
                 raise _syntax_error(exc) from None
             raise CamtError("no XML element found: not a camt document")
         return chunks, self._format(starts)
+
+    @staticmethod
+    def _refuse_encoding(head: bytes) -> None:
+        """Refuse a file whose encoding is not one where a DOCTYPE is sure to be seen."""
+        if head.startswith(_UTF32_STARTS):
+            raise CamtError("UTF-32 is not accepted: a statement comes in UTF-8, UTF-16 or an ISO-8859 / "
+                            "Windows-125x encoding")
+        if head.startswith(_EBCDIC_START):
+            raise CamtError("EBCDIC is not accepted: a statement comes in UTF-8, UTF-16 or an ISO-8859 / "
+                            "Windows-125x encoding")
+        if head.startswith(_UTF16_STARTS):
+            return  # UTF-16 whatever it declares: the marks are searched in UTF-16 too
+        declared = _DECLARED_ENCODING.match(head.removeprefix(b"\xef\xbb\xbf"))
+        if declared is not None:
+            name = declared.group(1).decode("ascii", "replace").strip()
+            if not _ACCEPTED_ENCODING.fullmatch(name):
+                raise CamtError(f"encoding {name!r} is not accepted: a statement comes in UTF-8, UTF-16 or an "
+                                "ISO-8859 / Windows-125x encoding", line=1)
 
     @staticmethod
     def _refuse_doctype(head: bytes) -> None:

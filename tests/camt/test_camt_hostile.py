@@ -63,6 +63,51 @@ def test_doctype_refused_in_utf16() -> None:
     assert error.problem == "DOCTYPE/DTD not allowed"
 
 
+PARAMETER_ENTITY = (
+    '<?xml version="1.0" encoding="{enc}"?>\n'
+    '<!DOCTYPE Document [<!ENTITY % p SYSTEM "file://{path}"> %p;]>\n'
+    '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt/></Document>'
+)
+
+
+@pytest.mark.parametrize("codec", ["utf-32-le", "utf-32-be", "utf-32"])
+def test_utf32_is_refused_before_libxml2_sees_a_dtd(codec: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """In UTF-32 '<!DOCTYPE' matches none of the byte marks, and libxml2 loads an external
+    parameter entity (here a fifo that would block the import forever) before the first
+    element: such files are refused on their first bytes."""
+    import os
+
+    fifo = tmp_path / "blocks"
+    os.mkfifo(fifo)
+    data = PARAMETER_ENTITY.format(enc="UTF-32", path=fifo).encode(codec)
+    start = time.perf_counter()
+    error = refused(data)
+    assert time.perf_counter() - start < 1.0
+    assert error.problem.startswith("UTF-32 is not accepted")
+
+
+@pytest.mark.parametrize("encoding", ["UTF-7", "UTF-32", "IBM037", "x-unknown"])
+def test_declared_encodings_outside_the_accepted_ones_are_refused(encoding: str) -> None:
+    data = PARAMETER_ENTITY.format(enc=encoding, path="/dev/zero").encode("ascii")
+    error = refused(data)
+    assert error.problem.startswith(f"encoding '{encoding}' is not accepted")
+
+
+def test_ebcdic_is_refused() -> None:
+    error = refused(GOOD.replace('encoding="UTF-8"', 'encoding="IBM037"').encode("cp037"))
+    assert error.problem.startswith("EBCDIC is not accepted")
+
+
+@pytest.mark.parametrize("encoding", ["windows-1257", "ISO-8859-13", "iso-8859-1", "US-ASCII"])
+def test_single_byte_bank_encodings_are_read(encoding: str) -> None:
+    text = GOOD.replace('encoding="UTF-8"', f'encoding="{encoding}"')
+    if encoding != "US-ASCII":
+        text = text.replace("<AcctSvcrRef>R-2</AcctSvcrRef>", "<AcctSvcrRef>R-2 Zā</AcctSvcrRef>"
+                            if encoding != "iso-8859-1" else "<AcctSvcrRef>R-2 Zä</AcctSvcrRef>")
+    doc = camt.read(text.encode(encoding.lower().replace("us-ascii", "ascii")))
+    assert doc.statements[0].entries[1].account_servicer_reference.startswith("R-2")  # type: ignore[union-attr]
+
+
 def test_doctype_after_a_long_comment_refused() -> None:
     data = '<?xml version="1.0"?>\n<!--' + "x" * 200_000 + "-->\n" + XXE.split("\n", 1)[1]
     assert refused(data).problem == "DOCTYPE/DTD not allowed"
