@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import sys
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -170,10 +170,11 @@ def _parse_line(text: str):  # type: ignore[no-untyped-def]
     parts = [p.strip() for p in text.split(";")]
     if not 3 <= len(parts) <= 5 or not parts[0]:
         raise InvoiceError(f"--line {text!r}: use 'description;quantity;unit price[;VAT %[;discount %]]'")
-    try:
-        nums = [Decimal(p) for p in parts[1:]]
-    except InvalidOperation:
-        raise InvoiceError(f"--line {text!r}: quantity, price, VAT and discount must be decimals") from None
+    from invoices.csvio import DECIMAL
+
+    if not all(DECIMAL.fullmatch(p) for p in parts[1:]):
+        raise InvoiceError(f"--line {text!r}: quantity, price, VAT and discount must be decimals")
+    nums = [Decimal(p) for p in parts[1:]]
     return LineInput(
         description=parts[0], quantity=nums[0], unit_price=nums[1],
         vat_rate=nums[2] if len(nums) > 2 else Decimal(0),

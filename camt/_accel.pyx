@@ -33,8 +33,8 @@ from camt.model import (
     StructuredRemittance,
     Transaction,
 )
-from camt.versions.base import _NO_AMOUNT_DETAILS, _NO_REFERENCES
-from core.money import minor_unit
+from camt.versions.base import XS_DATETIME, _NO_AMOUNT_DETAILS, _NO_REFERENCES
+from core.money import MAX_DIGITS, minor_unit
 
 cetree.import_lxml__etree()
 
@@ -170,12 +170,14 @@ cdef class EntryDecoder:
         if places is None:
             places = _MINOR[ccy] = minor_unit(ccy)
         cdef Py_ssize_t p = places
+        if length - (dot >= 0) > MAX_DIGITS:
+            raise _Fallback
         if dot < 0:
-            if length == 0 or length > 20:
+            if length == 0:
                 raise _Fallback
             value = Decimal(text + "." + "0" * p) if p else Decimal(text)
         else:
-            if dot == 0 or dot > 20 or dot == length - 1 or length - dot - 1 > p:
+            if dot == 0 or dot == length - 1 or length - dot - 1 > p:
                 raise _Fallback
             value = Decimal(text[:dot] + "." + text[dot + 1:].ljust(p, "0"))
         return Money(value, ccy)
@@ -198,7 +200,7 @@ cdef class EntryDecoder:
 
     cdef object _integer(self, xmlNode* n):
         t = self._stripped(n)
-        if not t or not t.isdigit() or not t.isascii():
+        if not t or not t.isdigit() or not t.isascii() or len(t) > MAX_DIGITS:
             raise _Fallback
         return int(t)
 
@@ -210,7 +212,7 @@ cdef class EntryDecoder:
         if found is not None:
             return found
         text = (<str>raw).strip()
-        if len(text) > 10:  # a time zone suffix: left to the Python decoder
+        if len(text) != 10 or text[4] != u"-" or text[7] != u"-":  # time zones, odd forms: Python decides
             raise _Fallback
         try:
             found = _date.fromisoformat(text)
@@ -222,8 +224,11 @@ cdef class EntryDecoder:
         return found
 
     cdef object _moment(self, xmlNode* n):
+        text = self._stripped(n)
+        if u"." in text or not XS_DATETIME.fullmatch(text):  # fractions, odd forms: Python decides
+            raise _Fallback
         try:
-            return _datetime.fromisoformat(self._stripped(n))
+            return _datetime.fromisoformat(text)
         except ValueError:
             raise _Fallback
 

@@ -5,6 +5,7 @@ Rounding happens only where a function says so, always ROUND_HALF_UP.
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 
@@ -21,6 +22,11 @@ __all__ = [
     "round_money",
     "format_minor",
 ]
+
+
+# ISO 20022 amounts have at most 18 digits (totalDigits); so do the BigInteger minor units
+MAX_DIGITS = 18
+_PLAIN = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 
 
 class AmountError(KvitsError):
@@ -45,14 +51,16 @@ def parse_amount(text: str, currency: str) -> Decimal:
     minor unit ("10.005" in EUR) is refused, never rounded.
     """
     raw = text.strip()
-    if not raw or raw[0] in "+-" or "e" in raw.lower() or raw.count(".") > 1:
+    if not _PLAIN.fullmatch(raw):
+        # Decimal() alone would take "1_000", "1e5", "NaN" and non-ASCII digits
         raise AmountError(f"{text!r} is not a plain non-negative decimal amount")
+    whole, _, fraction = raw.partition(".")
+    if len(whole.lstrip("0")) + len(fraction.rstrip("0")) > MAX_DIGITS:
+        raise AmountError(f"{text!r} has more than {MAX_DIGITS} digits")
     try:
         value = Decimal(raw)
     except InvalidOperation:
         raise AmountError(f"{text!r} is not a decimal amount") from None
-    if not value.is_finite():
-        raise AmountError(f"{text!r} is not a decimal amount")
     quantum = _quantum(currency)
     exact = value.quantize(quantum, rounding=ROUND_HALF_UP)
     if exact != value:
@@ -63,11 +71,17 @@ def parse_amount(text: str, currency: str) -> Decimal:
 
 
 def to_minor(amount: Decimal, currency: str) -> int:
-    """Exact conversion of a Decimal amount to integer minor units; refuses fractions."""
+    """Exact conversion of a Decimal amount to integer minor units; refuses fractions
+    and amounts beyond 18 digits (what ISO 20022 and a BigInteger column hold)."""
+    if not amount.is_finite():
+        raise AmountError(f"{amount} is not an amount")
     scaled = amount.scaleb(minor_unit(currency))
     if scaled != scaled.to_integral_value():
         raise AmountError(f"{amount} is not a whole number of {currency} minor units")
-    return int(scaled)
+    minor = int(scaled)
+    if abs(minor) >= 10**MAX_DIGITS:
+        raise AmountError(f"{amount} {currency} has more than {MAX_DIGITS} digits")
+    return minor
 
 
 def from_minor(minor: int, currency: str) -> Decimal:

@@ -10,11 +10,13 @@ invoices.csv columns: number, customer_code, currency, issue_date, due_date,
 
 from __future__ import annotations
 
+import re
+
 import csv
 import io
 from collections.abc import Iterable
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
 from invoices.arithmetic import LineInput
@@ -75,18 +77,20 @@ def read_customers(path: Path) -> list[CustomerInput]:
     return out
 
 
+DECIMAL = re.compile(r"-?[0-9]{1,15}(?:\.[0-9]{1,6})?")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def _decimal(path: Path, line: int, col: str, value: str, default: str | None = None) -> Decimal:
     if not value:
         if default is None:
             raise InvoiceError(f"{path.name} row {line}: {col} is required")
         value = default
-    try:
-        result = Decimal(value.replace(" ", ""))
-    except InvalidOperation:
-        raise InvoiceError(f"{path.name} row {line}: {col} {value!r} is not a decimal number (use '.')") from None
-    if not result.is_finite():
-        raise InvoiceError(f"{path.name} row {line}: {col} {value!r} is not a number")
-    return result
+    compact = value.replace(" ", "")
+    # Decimal() alone would take "1_000", "1e30", "NaN" and other scripts' digits
+    if not DECIMAL.fullmatch(compact):
+        raise InvoiceError(f"{path.name} row {line}: {col} {value!r} is not a decimal number (use '.')")
+    return Decimal(compact)
 
 
 def _date(path: Path, line: int, col: str, value: str, required: bool = True) -> date | None:
@@ -95,6 +99,8 @@ def _date(path: Path, line: int, col: str, value: str, required: bool = True) ->
             raise InvoiceError(f"{path.name} row {line}: {col} is required")
         return None
     try:
+        if not _DATE.fullmatch(value):
+            raise ValueError(value)
         return date.fromisoformat(value)
     except ValueError:
         raise InvoiceError(f"{path.name} row {line}: {col} {value!r} is not a date (YYYY-MM-DD)") from None

@@ -40,14 +40,20 @@ from camt.model import (
     Transaction,
     TransactionsSummary,
 )
-from core.money import AmountError, minor_unit, parse_amount
+from core.money import MAX_DIGITS, AmountError, minor_unit, parse_amount
 
 Element = etree._Element
 
 _CURRENCY = re.compile(r"[A-Z]{3}")
-_PLAIN_DECIMAL = re.compile(r"\d+(\.\d+)?")
-_SIGNED_DECIMAL = re.compile(r"-?\d+(\.\d+)?")
-_TIMEZONE = re.compile(r"Z|[+-]\d\d:\d\d")
+# ASCII digits only ("\d" would take any script's digits), at most 30 characters
+_PLAIN_DECIMAL = re.compile(r"[0-9]{1,18}(\.[0-9]{1,11})?")
+_SIGNED_DECIMAL = re.compile(r"-?[0-9]{1,18}(\.[0-9]{1,11})?")
+_TIMEZONE = re.compile(r"Z|[+-](?:0[0-9]|1[0-4]):[0-5][0-9]")
+_XS_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# xs:dateTime: what banks write, and nothing else datetime.fromisoformat would take
+XS_DATETIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?(?:Z|[+-](?:0[0-9]|1[0-4]):[0-5][0-9])?"
+)
 
 # Values already parsed, by their exact text (amounts keyed by currency + text): both
 # Decimal and date are immutable, so sharing them changes nothing but the time taken.
@@ -59,7 +65,7 @@ def _plain_amount(text: str, currency: str) -> Decimal | None:
     """parse_amount's result for the common form "123.45" (ASCII digits, a dot, at most
     the currency's minor unit of decimals); None for anything else, left to it."""
     whole, dot, fraction = text.partition(".")
-    if not (whole.isdigit() and whole.isascii()) or len(whole) > 20:
+    if not (whole.isdigit() and whole.isascii()) or len(whole) + len(fraction) > MAX_DIGITS:
         return None
     if dot and not (fraction.isdigit() and fraction.isascii()):
         return None
@@ -200,8 +206,8 @@ class Decoder:
 
     def integer(self, el: Element) -> int:
         text = _text(el)
-        if not text.isdigit() or not text.isascii():
-            fail(f"{text!r} is not a whole number", el, text)
+        if not text.isdigit() or not text.isascii() or len(text) > MAX_DIGITS:
+            fail(f"{text!r} is not a whole number of at most {MAX_DIGITS} digits", el, text)
         return int(text)
 
     def credit_debit(self, el: Element) -> CreditDebit:
@@ -228,7 +234,7 @@ class Decoder:
                 return known
         text = raw.strip() if raw else ""
         # xs:date may carry a time zone ("2024-03-06+01:00"); the date is as written
-        if len(text) > 10 and not _TIMEZONE.fullmatch(text[10:]):
+        if not _XS_DATE.fullmatch(text[:10]) or (len(text) > 10 and not _TIMEZONE.fullmatch(text[10:])):
             fail(f"bad date {text!r}", el, text)
         try:
             day = date.fromisoformat(text[:10])
@@ -242,7 +248,14 @@ class Decoder:
 
     def datetime(self, el: Element) -> datetime:
         text = _text(el)
+        if not XS_DATETIME.fullmatch(text):
+            fail(f"bad date-time {text!r}", el, text)
         try:
+            # fractions beyond microseconds are cut to six digits (Python's resolution)
+            head, dot, rest = text.partition(".")
+            if dot:
+                digits = len(rest) - len(rest.lstrip("0123456789"))
+                text = f"{head}.{rest[:min(digits, 6)].ljust(6, '0')}{rest[digits:]}"
             return datetime.fromisoformat(text)
         except ValueError:
             fail(f"bad date-time {text!r}", el, text)

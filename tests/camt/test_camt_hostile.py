@@ -170,6 +170,11 @@ def test_truncated_file_never_delivers_half_an_entry() -> None:
         ("1e3", "'1e3'"),
         ("", "''"),
         ("10.005", "more decimals than EUR allows (2)"),
+        ("1_000", "not a plain non-negative decimal"),  # Decimal() would read 1000
+        ("١٠٠", "not a plain non-negative decimal"),  # Arabic-Indic digits
+        ("１００", "not a plain non-negative decimal"),  # full-width digits
+        ("1234567890123456789", "more than 18 digits"),
+        ("123456789012345678901234567890", "more than 18 digits"),  # beyond Decimal's precision
     ],
 )
 def test_bad_amounts(amount: str, needle: str) -> None:
@@ -262,3 +267,35 @@ def test_error_str_is_one_line_with_everything() -> None:
     )
     assert isinstance(error, ValueError)
     assert str(camt.CamtError("bad\nthing", value="x\ny")) == "bad thing: 'x\\ny'"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "needle"),
+    [
+        ("<Dt>2026-03-02</Dt></BookgDt>", "<Dt>20260302</Dt></BookgDt>", "bad date '20260302'"),
+        ("<Dt>2026-03-02</Dt></BookgDt>", "<Dt>2026-03-02+99:99</Dt></BookgDt>", "bad date"),
+        ("<Dt>2026-03-02</Dt></BookgDt>", "<DtTm>2026-03-02 10:00</DtTm></BookgDt>", "bad date-time"),
+        ("<Dt>2026-03-02</Dt></BookgDt>", "<DtTm>2026-03-02T10:00:00+25:00</DtTm></BookgDt>", "bad date-time"),
+        ("<AcctSvcrRef>R-1</AcctSvcrRef>",
+         "<AcctSvcrRef>R-1</AcctSvcrRef><NtryDtls><Btch><NbOfTxs>" + "9" * 5000 + "</NbOfTxs></Btch></NtryDtls>",
+         "is not a whole number of at most 18 digits"),
+    ],
+)
+def test_values_outside_their_xml_type_are_refused(old: str, new: str, needle: str) -> None:
+    """Only the forms the schema allows: Python would take '20260302' as a date, a
+    5000-digit count would raise a plain ValueError, not the documented CamtError."""
+    ntry = entry("1.00")
+    assert old in ntry
+    error = refused(document(ntry.replace(old, new)))
+    assert needle in str(error)
+
+
+def test_a_sequence_number_too_long_is_a_camt_error() -> None:
+    data = document(entry("1.00")).replace("<Id>ST-1</Id>", "<Id>ST-1</Id><ElctrncSeqNb>" + "1" * 30 + "</ElctrncSeqNb>")
+    assert "is not a whole number of at most 18 digits" in str(refused(data))
+
+
+def test_fractions_of_a_second_beyond_microseconds_are_read() -> None:
+    ntry = entry("1.00").replace("<Dt>2026-03-02</Dt></BookgDt>", "<DtTm>2026-03-02T10:00:00.123456789+02:00</DtTm></BookgDt>")
+    booked = camt.read(document(ntry).encode()).statements[0].entries[0].booking_datetime
+    assert booked is not None and booked.microsecond == 123456 and booked.utcoffset() is not None

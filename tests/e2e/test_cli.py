@@ -201,7 +201,7 @@ def test_brackets_in_bank_texts_are_printed_not_interpreted(db: str, tmp_path: P
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: [red]amount.xml: amount '[/x]' is not a decimal amount")
+    assert lines[0].startswith("error: [red]amount.xml: amount '[/x]' is not a plain non-negative decimal amount")
 
 
 def test_an_80_column_terminal_shows_whole_invoice_numbers(db: str) -> None:
@@ -251,3 +251,15 @@ def test_assigning_more_than_is_open_says_where_the_rest_went(db: str, tmp_path:
     res = kvits("review", "assign", str(tx_id), "INV-2026-0048", db=db)  # 60.50 open
     assert res.returncode == 0, res.stderr
     assert f"transaction {tx_id} applied to INV-2026-0048 (239.50 EUR kept as credit of customer" in res.stdout
+
+
+@pytest.mark.parametrize("price", ["1e30", "1_000", "123456789012345678.00", "NaN"])
+def test_invoice_csv_with_an_impossible_price_is_one_line_not_a_crash(db: str, tmp_path: Path, price: str) -> None:
+    assert kvits("customers", "import", str(EXAMPLES / "customers.csv"), db=db).returncode == 0
+    (tmp_path / "i.csv").write_text(
+        "number,customer_code,currency,issue_date,description,quantity,unit_price\n"
+        f"X-1,C001,EUR,2026-11-01,Desk,1,{price}\n", encoding="utf-8")
+    res = kvits("invoices", "import", str(tmp_path / "i.csv"), db=db)
+    assert res.returncode == 1, res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and "internal error" not in res.stderr
+    assert kvits("invoices", "list", db=db).stdout.count("X-1") == 0
