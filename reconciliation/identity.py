@@ -5,6 +5,8 @@ the file name or the statement id alone (some banks reuse both):
   account | currency | booking (else value) date | credit/debit | reversal | amount |
   the entry's account-servicer and entry references | the transaction's position in
   its entry and its own references (end-to-end, transaction, instruction id, UETR) |
+  when none of those references is there, the counterparty's account and name and the
+  remittance (case, spaces and punctuation ignored) |
   the occurrence number of that same key within its statement.
 The occurrence number keeps look-alike transactions of one statement apart (three
 identical card settlements in one day), while the same statement, or a camt.052 and
@@ -57,20 +59,42 @@ class IdentityCounter:
     def identity(self, account: str, entry: Entry, tx: Transaction) -> str:
         refs = tx.references
         day = entry.booking_date or entry.value_date
-        base = _digest(
-            (
-                account, tx.currency, day, entry.credit_debit, entry.reversal, entry.amount,
-                meaningful(entry.account_servicer_reference), meaningful(entry.entry_reference),
-                tx.index, tx.amount, tx.credit_debit,
-                meaningful(refs.end_to_end_id), meaningful(refs.transaction_id),
-                meaningful(refs.instruction_id), meaningful(refs.uetr),
-                meaningful(refs.account_servicer_reference),
-            )
+        references = (
+            meaningful(entry.account_servicer_reference), meaningful(entry.entry_reference),
+            meaningful(refs.end_to_end_id), meaningful(refs.transaction_id),
+            meaningful(refs.instruction_id), meaningful(refs.uetr),
+            meaningful(refs.account_servicer_reference),
         )
+        parts: tuple[object, ...] = (
+            account, tx.currency, day, entry.credit_debit, entry.reversal, entry.amount,
+            tx.index, tx.amount, tx.credit_debit, *references,
+        )
+        if not any(references):
+            # Nothing the bank numbered: what the payment says tells look-alikes apart
+            # (two payers' 30.00 on one day), or a camt.052 listing one of them would make
+            # the other look known in the camt.053 that books both.
+            parts += _what_it_says(tx)
+        base = _digest(parts)
         self._seen[base] += 1
         identity = _h((base.hex(), self._seen[base]))
         self._all.update(identity.encode())
         return identity
+
+
+def _compact(text: str | None) -> str:
+    return "".join(ch for ch in (text or "").upper() if ch.isalnum())
+
+
+def _what_it_says(tx: Transaction) -> tuple[str, ...]:
+    """Counterparty account and name, remittance: compared without case, spaces or
+    punctuation, since a bank's intraday report and its statement may lay them out apart."""
+    party = tx.counterparty
+    return (
+        _compact(party.iban or party.other_account_id) if party else "",
+        _compact(party.name) if party else "",
+        _compact(" ".join(tx.remittance_unstructured)),
+        _compact(" ".join(tx.creditor_references)),
+    )
 
 
 def statement_fingerprint(kind: str, header: StatementHeader, identities_digest: str) -> str:

@@ -76,7 +76,7 @@ class Pay:
     e2e: str = "NOTPROVIDED"
     side: str = "CRDT"
     reversal: bool = False
-    ref: str | None = None  # AcctSvcrRef; default: running number
+    ref: str | None = None  # AcctSvcrRef; default: running number; "" for none at all
     status: str = "BOOK"
     currency: str = "EUR"
 
@@ -106,7 +106,7 @@ def statement_xml(pays: list[Pay], *, stmt_id: str = "ST-1", opening: str = "0.0
         entries.append(
             f'<Ntry><Amt Ccy="{p.currency}">{p.amount}</Amt><CdtDbtInd>{p.side}</CdtDbtInd>{rvsl}'
             f"<Sts>{p.status}</Sts><BookgDt><Dt>{day}</Dt></BookgDt><ValDt><Dt>{day}</Dt></ValDt>"
-            f"<AcctSvcrRef>{p.ref or f'{stmt_id}-{n:04d}'}</AcctSvcrRef>"
+            + ("" if p.ref == "" else f"<AcctSvcrRef>{p.ref or f'{stmt_id}-{n:04d}'}</AcctSvcrRef>") +
             "<BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>RCDT</Cd><SubFmlyCd>ESCT</SubFmlyCd></Fmly></Domn></BkTxCd>"
             f"<NtryDtls><TxDtls><Refs><EndToEndId>{p.e2e}</EndToEndId></Refs>"
             f"<RltdPties><{party}><Nm>{_esc(p.payer)}</Nm></{party}>{acct}</RltdPties>{rmt}"

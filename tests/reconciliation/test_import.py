@@ -227,6 +227,27 @@ def test_known_iban_is_learned_from_an_applied_payment(factory: sessionmaker[Ses
         assert s.scalar(select(CustomerIban.iban)) == "LV87HABA0551012345678"
 
 
+def test_look_alike_payments_without_bank_references_stay_apart(factory: sessionmaker[Session]) -> None:
+    """Two payers send 30.00 on one day; the bank numbers nothing (no AcctSvcrRef,
+    end-to-end id NOTPROVIDED). The intraday camt.052 lists Alpha's; the day's camt.053
+    books Beta's first, then Alpha's. Beta's must not pass for the one already known
+    (and go unpaid) while Alpha's is taken for new (and paid twice)."""
+    with factory() as s, s.begin():
+        mid = merchant(s, "m1")
+        alpha = customer(s, mid, "Alpha SIA", code="A")
+        beta = customer(s, mid, "Beta SIA", code="B")
+        invoice(s, mid, "INV-5", alpha, "60.00", rf=RF1)
+        invoice(s, mid, "INV-2", beta, "30.00")
+    a = Pay("30.00", "Alpha SIA", rf=RF1, ref="")
+    b = Pay("30.00", "Beta SIA", iban="LV97HABA0012345678910", text="INV-2", ref="")
+    _import(factory, mid, statement_xml([a], kind="camt.052", stmt_id="R-1", msg_id="M-052"))
+    report = _import(factory, mid, statement_xml([b, a], stmt_id="S-1", msg_id="M-053"))
+    assert report.count("duplicate") == 1 and report.count("applied") == 1
+    assert _inv(factory, "INV-5", mid).paid_minor == 3000
+    assert _inv(factory, "INV-2", mid).status == "paid"
+    assert _count(factory, BankTransaction) == 2
+
+
 def test_undo_forgets_the_iban_the_wrong_match_taught(factory: sessionmaker[Session]) -> None:
     """A person accepts a stranger's payment for INV-2, then undoes it as wrong: the
     payer's IBAN must not stay as evidence, or the same payer's next payment of the same
