@@ -25,6 +25,7 @@ DECISION_STYLE = {
     "outgoing": "dim",
     "reversal": "magenta",
     "reversal_unmatched": "magenta",
+    "reversed": "magenta",
 }
 
 

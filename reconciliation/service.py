@@ -384,6 +384,11 @@ class _Importer:
                 self.reverse(entry, tx, row, line)
             elif tx.credit_debit == "DBIT" or entry.reversal:
                 line.decision = "outgoing"
+            elif row.reversed_by_id is not None:
+                # a reversal listed earlier in this file already took it back: nothing to pay
+                row.match_status = "reversed"
+                line.decision = "reversed"
+                line.reasons = ["taken back by a reversal earlier in this file"]
             elif tx.amount_source == "unknown":  # the bank gave no amount for it: a person decides
                 row.match_status = "unmatched"
                 line.decision = "unmatched"

@@ -165,6 +165,25 @@ def test_reversal_in_a_later_statement_reopens_and_withdraws_credit(factory: ses
         assert original is not None and original.match_status == "reversed"
 
 
+@pytest.mark.parametrize("reversal_first", [True, False], ids=["reversal-listed-first", "credit-first"])
+def test_a_credit_reversed_in_the_same_statement_pays_nothing(factory: sessionmaker[Session],
+                                                                reversal_first: bool) -> None:
+    """Credit and its reversal booked on one statement, in either order (banks list by
+    value date, booking time or reference): the invoice stays open."""
+    mid = _setup(factory)
+    credit = Pay("100.00", "SIA Vējš", rf=RF1, e2e="E-7")
+    reversal = Pay("100.00", "SIA Vējš", rf=RF1, e2e="E-7", side="DBIT", reversal=True)
+    pays = [reversal, credit] if reversal_first else [credit, reversal]
+    report = _import(factory, mid, statement_xml(pays))
+    inv = _inv(factory, "INV-1")
+    assert (inv.status, inv.paid_minor) == ("issued", 0)
+    with factory() as s:
+        assert (s.scalar(select(func.sum(Payment.amount_minor))) or 0) == 0
+        original = s.scalar(select(BankTransaction).where(BankTransaction.credit_debit == "CRDT"))
+        assert original is not None and original.match_status == "reversed"
+    assert report.count("reversal") == 1
+
+
 def test_reversal_of_an_unknown_credit_is_reported_not_guessed(factory: sessionmaker[Session]) -> None:
     mid = _setup(factory)
     report = _import(factory, mid, statement_xml([Pay("100.00", "x", e2e="NOPE", side="DBIT", reversal=True)],
