@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 
 import camt
 from camt.checks import closing_balance, opening_balance
-from camt import Entry, MessageHeader, StatementEnd, StatementHeader, Transaction
+from camt import Entry, MessageHeader, Party, StatementEnd, StatementHeader, Transaction
 from core.money import from_minor, to_minor
 from invoices import service as invoice_service
 from invoices.models import Customer, Invoice
@@ -72,6 +72,27 @@ def load_open_items(session: Session, merchant_id: int) -> tuple[list[OpenInvoic
     return open_invoices, infos
 
 
+# What the matcher reads of a payment's texts: ISO 20022 allows 140 characters per
+# Ustrd and 500 per additional info; a hostile megabyte of text must not cost seconds.
+MAX_MATCH_TEXT = 500
+MAX_MATCH_TEXTS = 20
+
+
+def _check_lengths(account: str, entry: Entry, tx: Transaction, party: Party | None) -> None:
+    """Values longer than any bank sends (and than their columns): refused by name, so
+    PostgreSQL never answers 'value too long' in the middle of an import."""
+    where = f"entry {entry.index + 1}, transaction {tx.index + 1}"
+    for what, value, limit in (
+        ("account identifier", account, 64),
+        ("entry status (Sts)", entry.status, 8),
+        ("account-servicer reference (AcctSvcrRef)", entry.account_servicer_reference, 140),
+        ("end-to-end id (EndToEndId)", tx.references.end_to_end_id, 140),
+        ("counterparty IBAN", party.iban if party else None, 34),
+    ):
+        if value is not None and len(value) > limit:
+            raise ImportRefused(f"{where}: {what} is longer than {limit} characters: {value[:40]!r}…")
+
+
 def incoming_payment(key: str, entry: Entry, tx: Transaction) -> IncomingPayment:
     payer = tx.debtor or tx.ultimate_debtor
     texts: list[str] = list(tx.remittance_unstructured)
@@ -87,11 +108,12 @@ def incoming_payment(key: str, entry: Entry, tx: Transaction) -> IncomingPayment
         amount_minor=to_minor(tx.amount, tx.currency),
         currency=tx.currency,
         booking_date=entry.booking_date or entry.value_date,
-        payer_name=(payer.name if payer else None) or (tx.ultimate_debtor.name if tx.ultimate_debtor else None),
+        payer_name=((payer.name if payer else None) or (tx.ultimate_debtor.name if tx.ultimate_debtor else None)
+                    or "")[:140] or None,
         payer_iban=(payer.iban.upper().replace(" ", "") if payer and payer.iban else None),
         end_to_end_id=meaningful(tx.references.end_to_end_id),
         creditor_references=tx.creditor_references,
-        texts=tuple(t for t in texts if t),
+        texts=tuple(t[:MAX_MATCH_TEXT] for t in texts[:MAX_MATCH_TEXTS] if t),
     )
 
 
@@ -354,6 +376,7 @@ class _Importer:
                 self.report.add(line)
                 continue
             if row is None:
+                _check_lengths(account, entry, tx, party)
                 row = BankTransaction(
                     merchant_id=self.merchant_id, statement_id=stmt_row.id, identity=key,
                     entry_index=entry.index, tx_index=tx.index, account=account,

@@ -341,3 +341,25 @@ def test_money_is_exact(factory: sessionmaker[Session]) -> None:
     assert inv.status == "partially_paid"
     assert inv.open_minor == 2420
     assert Decimal(inv.open_minor) / 100 == Decimal("24.2")
+
+
+def test_a_reference_longer_than_any_bank_sends_is_refused_by_name(factory: sessionmaker[Session]) -> None:
+    mid = _setup(factory)
+    with pytest.raises(ImportRefused, match=r"entry 2, transaction 1: account-servicer reference \(AcctSvcrRef\) "
+                                            r"is longer than 140 characters"):
+        _import(factory, mid, statement_xml([Pay("1.00", "x"), Pay("2.00", "y", ref="R" * 141)]))
+    assert _count(factory, BankTransaction) == 0 and _count(factory, Statement) == 0
+
+
+def test_the_matcher_reads_a_bounded_part_of_huge_texts() -> None:
+    """A megabyte of remittance text (hostile, or a broken export) is cut to what ISO
+    20022 allows before matching: it once cost 20 s and 1.4 GB for one payment."""
+    import camt
+    from reconciliation.service import MAX_MATCH_TEXT, MAX_MATCH_TEXTS, incoming_payment
+
+    huge = "A1" * 500_000
+    doc = camt.read(statement_xml([Pay("30.00", "X" * 5000, text=huge)]))
+    entry = doc.statements[0].entries[0]
+    payment = incoming_payment("k", entry, entry.transactions[0])
+    assert len(payment.texts) <= MAX_MATCH_TEXTS and all(len(t) <= MAX_MATCH_TEXT for t in payment.texts)
+    assert payment.payer_name is not None and len(payment.payer_name) == 140
