@@ -491,7 +491,7 @@ class _Reader:
         for child in reversed(before):  # in file order: balances keep theirs
             if child.tag != ntry_tag:
                 decoder.statement_child(current.parts, child)
-            stmt.remove(child)
+            _drop(stmt, child)
 
     def _entry(self, ntry: Element) -> Iterator[Event]:
         stmt = ntry.getparent()
@@ -551,7 +551,15 @@ class _Reader:
         parent = stmt.getparent()
         if parent is not None:
             while (previous := stmt.getprevious()) is not None:
-                parent.remove(previous)
+                _drop(parent, previous)
+
+
+def _drop(parent: Element, child: Element) -> None:
+    """Detach a read element. Emptied first: lxml's remove() re-homes every namespaced
+    descendant one by one, which is quadratic in a wide subtree (200 000 children in
+    GrpHdr took 20 s to drop, 0.01 s emptied)."""
+    child.clear()
+    parent.remove(child)
 
 
 def _with_line(error: CamtError, line: int | None) -> CamtError:
