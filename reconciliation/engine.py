@@ -80,7 +80,7 @@ CUST_IBAN, CUST_IBAN_AND_NAME, CUST_NAME_STRONG, CUST_NAME_WEAK = 60, 4, 50, 35
 CUST_EXACT, CUST_ALL, CUST_OLDEST, CUST_SUBSET, CUST_OVER_ALL, CUST_PARTIAL = 28, 26, 24, 20, 5, -15
 CUST_FUZZY_NUMBER = 5
 AMOUNT_ONLY_UNIQUE, AMOUNT_ONLY_SHARED, AMOUNT_ONLY_MAX = 30, 20, 5
-FOREIGN_REFERENCE, OTHER_INVOICE_NAMED = -10, -15
+FOREIGN_REFERENCE, OTHER_INVOICE_NAMED, OTHER_CUSTOMERS_NAME = -10, -15, -15
 MAX_CONFIDENCE = 99
 STRONG_REFERENCE = RF_TEXT  # e2e / RF: other candidates are dropped
 
@@ -561,6 +561,15 @@ def _score(
         else:
             reasons.append(Reason("amount_over", f"amount {_money(payment.amount_minor, cur)} exceeds the open {_money(open_total, cur)} by {_money(over, cur)}", REF_AMOUNT_OVER))
         reasons.extend(_payer_reasons(payment, customer_name, iban_known, iban_other, name_score, settings))
+        others = [i for i in ev.refs if i not in ids]
+        if others and payment.amount_minor != open_total:
+            # "RF of A, number of B" and an amount that is A's only in part: which one?
+            named = ", ".join(index.invoices[i].number for i in others[:3])
+            reasons.append(Reason("other_invoice_named", f"the payment also names invoice {named}, and its amount is not this invoice's", OTHER_INVOICE_NAMED))
+        if not iban_known and name_score < settings.name_weak:
+            namesake = next((c for c, score in ev.names.items() if c != customer_id and score >= settings.name_strong), None)
+            if namesake is not None and namesake in index.customers:
+                reasons.append(Reason("name_of_other_customer", f"the payer's name is that of customer {index.customers[namesake].name}, not {customer_name}", OTHER_CUSTOMERS_NAME))
         paths.append(reasons)
 
     # customer path

@@ -516,7 +516,11 @@ def apply_candidate(
                 round=row.apply_round,
             )
         )
-    if customer_id is not None and row.counterparty_iban:
+    if customer_id is not None and row.counterparty_iban and (
+        source != "auto" or any(r.code in ("name_similar", "iban_known") for r in cand.reasons)
+    ):
+        # a person confirmed it, or the payer's name or IBAN was the customer's already: a
+        # stranger quoting somebody's reference teaches kvits nothing about that customer
         invoice_service.remember_iban(session, merchant_id, customer_id, row.counterparty_iban)
     row.match_status = "applied"
     row.confidence = cand.confidence

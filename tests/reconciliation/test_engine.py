@@ -321,3 +321,28 @@ def test_a_price_many_invoices_share_stays_indexed_in_order_while_paid_off() -> 
     for i in left:
         index.consume(i, 1000)
     assert ("EUR", 1000) not in index.by_amount and (3, "EUR", 1000) not in index.by_customer_amount
+
+
+# ---------------------------------------------------------------- conflicting evidence
+
+
+def test_rf_of_one_invoice_and_number_of_another_with_neither_amount_is_for_a_person() -> None:
+    """'RF of A, INV of B', 250.00 - A is 100.00 open, B 250.00: applying 250.00 to A
+    (150.00 as A's credit) would be a wrong 'paid' for B's payer."""
+    from invoices.references import rf_for_invoice
+
+    rf_a = rf_for_invoice(1, "INV-2026-0101")
+    invoices = [inv(1, "INV-2026-0101", 1, 10000, rf=rf_a), inv(2, "INV-2026-0110", 2, 25000)]
+    [r] = match([pay(25000, texts=(f"{rf_a} INV-2026-0110",), payer_name="X")], invoices, CUSTOMERS)
+    assert r.decision == "suggest" and "other_invoice_named" in codes(r)
+    # the RF alone with A's exact amount still applies at once
+    [r] = match([pay(10000, texts=(f"{rf_a} INV-2026-0110",), payer_name="X")], invoices, CUSTOMERS)
+    assert applied(r)[0].invoice_id == 1
+
+
+def test_a_number_quoted_by_a_payer_named_as_another_customer_is_for_a_person() -> None:
+    invoices = [inv(1, "INV-2026-0101", 1, 10000), inv(2, "INV-2026-1010", 2, 10000)]
+    [r] = match([pay(10000, texts=("INV-2026-0101",), payer_name="BETA LTD")], invoices, CUSTOMERS)
+    assert r.decision == "suggest" and "name_of_other_customer" in codes(r)
+    [r] = match([pay(10000, texts=("INV-2026-0101",), payer_name="Some Stranger")], invoices, CUSTOMERS)
+    assert applied(r)[0].invoice_id == 1

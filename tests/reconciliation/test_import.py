@@ -363,3 +363,18 @@ def test_the_matcher_reads_a_bounded_part_of_huge_texts() -> None:
     payment = incoming_payment("k", entry, entry.transactions[0])
     assert len(payment.texts) <= MAX_MATCH_TEXTS and all(len(t) <= MAX_MATCH_TEXT for t in payment.texts)
     assert payment.payer_name is not None and len(payment.payer_name) == 140
+
+
+def test_a_stranger_quoting_a_reference_teaches_no_iban(factory: sessionmaker[Session]) -> None:
+    """0.01 from an unknown name quoting INV-1's RF is applied (the RF is the invoice's),
+    but the stranger's IBAN must not become the customer's: their next payment of an
+    open amount would be applied on IBAN + amount alone."""
+    mid = _setup(factory)
+    stranger = "LV97HABA0012345678910"
+    report = _import(factory, mid, statement_xml([Pay("0.01", "Totally Unrelated", iban=stranger, rf=RF1)]))
+    assert report.count("applied") == 1
+    with factory() as s:
+        assert s.scalar(select(func.count()).select_from(CustomerIban)) == 0
+    report = _import(factory, mid, statement_xml([Pay("250.00", "Totally Unrelated", iban=stranger, text="thanks")],
+                                                 stmt_id="ST-2", msg_id="MSG-2", day="2026-11-05"))
+    assert report.count("applied") == 0
