@@ -166,33 +166,55 @@ def invoices_table(console: Console, invoices: Sequence[Invoice], today: date, t
 
 
 def statements_table(console: Console, rows: Sequence[Statement]) -> None:
+    wide = console.width >= WIDE
     table = Table(title="Statements")
-    for col in ("id", "imported", "kind", "statement", "account", "period", "txs (new)", "balances", "file"):
-        table.add_column(col)
+    columns = ["id", "imported", "kind", "statement", "account", "period", "txs (new)", "balances", "file"]
+    if not wide:  # ids, statement ids and accounts whole, the rest when there is room
+        columns = ["id", "statement", "account", "txs (new)", "balances"]
+    for col in columns:
+        table.add_column(col, no_wrap=col in ("id", "statement", "account", "imported"))
     for r in rows:
         period = ""
         if r.from_datetime or r.to_datetime:
             period = f"{r.from_datetime.date() if r.from_datetime else '?'} … {r.to_datetime.date() if r.to_datetime else '?'}"
-        table.add_row(
-            str(r.id), r.imported_at.strftime("%Y-%m-%d %H:%M"), r.kind, escape(r.statement_id or ""),
-            escape(f"{r.account} {r.currency or ''}"), period,
-            f"{r.transaction_count} ({r.new_transaction_count})", r.balance_check, escape(r.file_name or ""),
-        )
+        cells = {
+            "id": str(r.id), "imported": r.imported_at.strftime("%Y-%m-%d %H:%M"), "kind": r.kind,
+            "statement": escape(r.statement_id or ""), "account": escape(f"{r.account} {r.currency or ''}"),
+            "period": period, "txs (new)": f"{r.transaction_count} ({r.new_transaction_count})",
+            "balances": r.balance_check, "file": escape(r.file_name or ""),
+        }
+        table.add_row(*(cells[c] for c in columns))
     console.print(table)
 
 
 def transactions_table(console: Console, rows: Sequence[BankTransaction], paid: dict[int, list[str]]) -> None:
+    def parts(r: BankTransaction) -> tuple[str, str, str, str]:
+        sign = "-" if r.credit_debit == "DBIT" else "+"
+        ref = " ".join([*r.creditor_references, r.remittance])
+        conf = "" if r.confidence is None else str(r.confidence)
+        return f"{sign}{from_minor(r.amount_minor, r.currency)} {r.currency}", ref, escape(", ".join(paid.get(r.id, []))), conf
+
+    if console.width < WIDE:  # one block per transaction, nothing cut
+        console.print("[bold]Transactions[/]")
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(justify="right", no_wrap=True)
+        grid.add_column(no_wrap=True)
+        grid.add_column(justify="right", no_wrap=True)
+        grid.add_column()
+        for r in rows:
+            amount, ref, invoices, conf = parts(r)
+            head = " ".join(p for p in (r.match_status, invoices, f"({conf})" if conf else "") if p)
+            said = " · ".join(escape(p) for p in (r.counterparty_name, ref) if p)
+            grid.add_row(str(r.id), str(r.booking_date or ""), amount, head + (f"\n{said}" if said else ""))
+        console.print(grid)
+        return
     table = Table(title="Transactions")
     for col in ("tx", "booked", "amount", "counterparty", "reference", "status", "invoice(s)", "conf"):
         table.add_column(col, no_wrap=col in ("tx", "booked", "amount", "invoice(s)"))
     for r in rows:
-        sign = "-" if r.credit_debit == "DBIT" else "+"
-        ref = " ".join([*r.creditor_references, r.remittance])
-        table.add_row(
-            str(r.id), str(r.booking_date or ""), f"{sign}{from_minor(r.amount_minor, r.currency)} {r.currency}",
-            escape(_short(r.counterparty_name, 28)), escape(_short(ref, 34)), r.match_status,
-            escape(", ".join(paid.get(r.id, []))), "" if r.confidence is None else str(r.confidence),
-        )
+        amount, ref, invoices, conf = parts(r)
+        table.add_row(str(r.id), str(r.booking_date or ""), amount, escape(_short(r.counterparty_name, 28)),
+                      escape(_short(ref, 34)), r.match_status, invoices, conf)
     console.print(table)
 
 
