@@ -45,6 +45,7 @@ from camt.versions.base import (
     StatementParts,
     element_path,
     line_of,
+    split_tag,
 )
 
 __all__ = ["Event", "Source", "read", "stream"]
@@ -358,38 +359,38 @@ class _Reader:
     @staticmethod
     def _format(starts: list[Element]) -> MessageFormat:
         root = starts[0]
-        qname = etree.QName(root)
-        if qname.localname != "Document":
+        root_namespace, root_local = split_tag(root)
+        if root_local != "Document":
             raise CamtError(
-                f"not a camt document: root element is <{qname.localname}>, not <Document>",
+                f"not a camt document: root element is <{root_local}>, not <Document>",
                 line=line_of(root),
             )
         if len(starts) < 2:
             raise CamtError("Document has no message element", path="Document", line=line_of(root))
         child = starts[1]
-        child_name = etree.QName(child)
-        namespace = qname.namespace or ""
-        if child_name.namespace != qname.namespace:
+        child_namespace, child_local = split_tag(child)
+        namespace = root_namespace or ""
+        if child_namespace != root_namespace:
             raise CamtError(
                 "message element is not in the Document's namespace",
                 path=element_path(child),
                 line=line_of(child),
-                value=child_name.namespace or "",
+                value=child_namespace or "",
             )
         if namespace:
             fmt = registry.lookup(namespace)
-            if child_name.localname != fmt.message_tag:
+            if child_local != fmt.message_tag:
                 raise CamtError(
-                    f"<{child_name.localname}> does not fit {fmt.kind}.{fmt.version}, "
+                    f"<{child_local}> does not fit {fmt.kind}.{fmt.version}, "
                     f"which expects <{fmt.message_tag}>",
                     path=element_path(child),
                     line=line_of(child),
                 )
             return fmt
-        found = registry.for_message_without_namespace(child_name.localname)
+        found = registry.for_message_without_namespace(child_local)
         if found is None:
             raise CamtError(
-                f"not a camt document: <{child_name.localname}> is not a camt message",
+                f"not a camt document: <{child_local}> is not a camt message",
                 path=element_path(child),
                 line=line_of(child),
             )

@@ -97,12 +97,25 @@ class MessageFormat:
         return f"{self.kind}.{self.version}.xsd"
 
 
+def split_tag(el: Element) -> tuple[str | None, str]:
+    """(namespace, local name) of an element. Not etree.QName: it raises ValueError for a
+    namespace URI that contains '}' (legal XML, found by fuzzing), where this splits at
+    the last '}'."""
+    tag = el.tag
+    if not isinstance(tag, str):  # a comment or processing instruction
+        return None, ""
+    if tag.startswith("{"):
+        namespace, _, local = tag[1:].rpartition("}")
+        return namespace, local
+    return None, tag
+
+
 def element_path(el: Element) -> str:
     """Local names from the root down to `el`, e.g. Document/BkToCstmrStmt/Stmt/Ntry/Amt."""
     names: list[str] = []
     node: Element | None = el
     while node is not None:
-        names.append(etree.QName(node).localname)
+        names.append(split_tag(node)[1])
         node = node.getparent()
     return "/".join(reversed(names))
 

@@ -312,3 +312,9 @@ def test_a_wide_element_is_dropped_in_linear_time(where: str) -> None:
     doc = camt.read(data.encode())
     assert time.perf_counter() - start < 3.0
     assert len(doc.statements[0].entries) == 2
+
+
+def test_a_namespace_with_a_closing_brace_is_a_camt_error() -> None:
+    """Found by bench/fuzz_camt.py: lxml's QName() raised ValueError on it."""
+    data = GOOD.replace("urn:iso:std:iso:20022:tech:xsd:camt.053.001.02", "urn:is{urn:iso}std")
+    assert "unknown namespace" in str(refused(data))
