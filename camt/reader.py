@@ -70,6 +70,8 @@ _DECLARED_ENCODING = re.compile(rb"""^<\?xml[^>]*?\bencoding\s*=\s*["']([^"']{0,
 _UTF32_STARTS = (b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00", b"\x00\x00\x00<", b"<\x00\x00\x00")
 _UTF16_STARTS = (b"\xfe\xff", b"\xff\xfe", b"\x00<\x00?", b"<\x00?\x00")
 _EBCDIC_START = b"\x4c\x6f\xa7\x94"  # "<?xm" in EBCDIC
+# Archives a statement is sometimes sent in; never unpacked here (no zip bombs).
+_ARCHIVES = ((b"PK\x03\x04", "a zip archive"), (b"\x1f\x8b", "a gzip file"), (b"%PDF", "a PDF document"))
 
 
 # Untrusted input: no DTD loading, no entity substitution, no network, libxml2's size
@@ -333,6 +335,9 @@ class _Reader:
     @staticmethod
     def _refuse_encoding(head: bytes) -> None:
         """Refuse a file whose encoding is not one where a DOCTYPE is sure to be seen."""
+        for magic, what in _ARCHIVES:
+            if head.startswith(magic):
+                raise CamtError(f"{what}, not a camt XML file: unpack it and import the statement inside")
         if head.startswith(_UTF32_STARTS):
             raise CamtError("UTF-32 is not accepted: a statement comes in UTF-8, UTF-16 or an ISO-8859 / "
                             "Windows-125x encoding")

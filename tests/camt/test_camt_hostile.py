@@ -318,3 +318,83 @@ def test_a_namespace_with_a_closing_brace_is_a_camt_error() -> None:
     """Found by bench/fuzz_camt.py: lxml's QName() raised ValueError on it."""
     data = GOOD.replace("urn:iso:std:iso:20022:tech:xsd:camt.053.001.02", "urn:is{urn:iso}std")
     assert "unknown namespace" in str(refused(data))
+
+
+# ---------------------------------------------------------------- the hostile corpus of issue 9
+# Each is refused (or read) quickly, in bounded memory, with one CamtError naming it.
+
+
+def _measured(data: bytes) -> tuple[camt.CamtError | None, float, int]:
+    """Read `data` in a child process: (error, seconds, peak RSS in KiB of that child)."""
+    import pickle
+    import subprocess
+    import sys
+
+    code = (
+        "import pickle, sys, time\n"
+        "import camt\n"
+        "data = sys.stdin.buffer.read()\n"
+        "start = time.perf_counter()\n"
+        "try:\n"
+        "    camt.read(data); error = None\n"
+        "except camt.CamtError as exc:\n"
+        "    error = (exc.problem, exc.path, exc.line, exc.value)\n"
+        "elapsed = time.perf_counter() - start\n"
+        # VmHWM of this process's own memory map: ru_maxrss would carry the forking parent's peak over exec
+        "peak = int(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')))\n"
+        "sys.stdout.buffer.write(pickle.dumps((error, elapsed, peak)))\n"
+    )
+    from tests.conftest import REPO_ROOT
+
+    out = subprocess.run([sys.executable, "-c", code], input=data, capture_output=True, timeout=120, cwd=REPO_ROOT)
+    assert out.returncode == 0, out.stderr.decode()[-2000:]
+    error, elapsed, peak = pickle.loads(out.stdout)
+    return (camt.CamtError(error[0], path=error[1], line=error[2], value=error[3]) if error else None), elapsed, peak
+
+
+XINCLUDE = GOOD.replace(
+    "<AcctSvcrRef>R-2</AcctSvcrRef>",
+    '<AcctSvcrRef><xi:include xmlns:xi="http://www.w3.org/2001/XInclude" href="file:///etc/passwd" parse="text"/>'
+    "</AcctSvcrRef>",
+)
+
+
+def test_xinclude_is_never_processed() -> None:
+    doc = camt.read(XINCLUDE.encode())
+    entry = doc.statements[0].entries[1]
+    assert entry.account_servicer_reference is None  # the include element is not text, and nothing was read
+    assert "root:" not in repr(doc)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("name", "build", "needle"),
+    [
+        ("deep nesting", lambda: GOOD.replace("<AcctSvcrRef>R-2</AcctSvcrRef>",
+                                              "<X>" * 100_000 + "</X>" * 100_000).encode(), "not well-formed XML"),
+        ("50 MB text node", lambda: GOOD.replace("<AcctSvcrRef>R-2</AcctSvcrRef>",
+                                                 "<AddtlNtryInf>" + "A" * 50_000_000 + "</AddtlNtryInf>").encode(),
+         "not well-formed XML"),
+        ("invalid UTF-8", lambda: GOOD.encode().replace(b"R-2", b"R-\xff\xfe2"), "not well-formed XML"),
+        ("gzip", lambda: __import__("gzip").compress(GOOD.encode()), "a gzip file, not a camt XML file"),
+        ("zip", lambda: _zipped(GOOD.encode()), "a zip archive, not a camt XML file: unpack it"),
+    ],
+)
+def test_hostile_corpus_is_refused_fast_and_small(name: str, build, needle: str) -> None:  # type: ignore[no-untyped-def]
+    data = build()
+    error, elapsed, peak_kb = _measured(data)
+    assert error is not None, f"{name}: read without complaint"
+    assert needle in str(error), (name, str(error))
+    assert "\n" not in str(error)
+    megabytes = len(data) / 1e6
+    assert elapsed < max(1.0, megabytes), (name, elapsed)  # at most a second per megabyte
+    assert peak_kb < 100 * 1024 + len(data) / 1024, (name, peak_kb)  # the input itself plus < 100 MB
+
+
+def _zipped(data: bytes) -> bytes:
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("statement.xml", data * 1000)  # 1000x inflation: a small zip bomb
+    return buffer.getvalue()
