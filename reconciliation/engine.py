@@ -69,7 +69,7 @@ from .references import (
     text_number_keys,
 )
 
-__all__ = ["MatchIndex", "build_index", "match", "match_payments"]
+__all__ = ["MatchIndex", "build_index", "match", "match_payments", "payer_key"]
 
 # Points of the scoring rule (module docstring).
 E2E, RF_STRUCTURED, RF_TEXT = 96, 95, 93
@@ -81,6 +81,7 @@ CUST_EXACT, CUST_ALL, CUST_OLDEST, CUST_SUBSET, CUST_OVER_ALL, CUST_PARTIAL = 28
 CUST_FUZZY_NUMBER = 5
 AMOUNT_ONLY_UNIQUE, AMOUNT_ONLY_SHARED, AMOUNT_ONLY_MAX = 30, 20, 5
 FOREIGN_REFERENCE, OTHER_INVOICE_NAMED, OTHER_CUSTOMERS_NAME = -10, -15, -15
+REJECTED_BEFORE = -60  # a person said this payer is not this customer: below a suggestion, unless a reference says otherwise
 MAX_CONFIDENCE = 99
 STRONG_REFERENCE = RF_TEXT  # e2e / RF: other candidates are dropped
 
@@ -121,6 +122,8 @@ class MatchIndex:
     by_customer_amount: dict[tuple[int, str, int], _Bucket] = field(default_factory=dict)
     by_name: dict[str, list[int]] = field(default_factory=dict)  # sorted tokens -> customers
     by_name_token: dict[str, list[int]] = field(default_factory=dict)  # blocking
+    aliases: dict[int, set[str]] = field(default_factory=dict)  # customer -> confirmed payer names
+    not_payers: set[tuple[int, str]] = field(default_factory=set)  # (customer, payer key) rejected
 
     def open_amount(self, invoice_id: int) -> int:
         return self.open_minor.get(invoice_id, 0)
@@ -267,6 +270,12 @@ def build_index(invoices: Sequence[OpenInvoice], customers: Sequence[CustomerInf
         name = index.customer_names[customer.id]
         if name.sorted_tokens:
             index.by_name.setdefault(name.sorted_tokens, []).append(customer.id)
+        for alias in customer.aliases:  # found by an exact lookup, as the name itself
+            key = prepare_name(alias).sorted_tokens
+            if key and customer.id not in index.by_name.get(key, ()):
+                index.aliases.setdefault(customer.id, set()).add(key)
+                index.by_name.setdefault(key, []).append(customer.id)
+        index.not_payers.update((customer.id, key) for key in customer.not_payers)
         for token in set(name.tokens):
             if len(token) >= 2:
                 index.by_name_token.setdefault(token, []).append(customer.id)
@@ -458,7 +467,7 @@ def _identify_payer(
         # a reference named the invoice: compare the payer only with its customer(s)
         for cid in {index.invoices[i].customer_id for i in ev.refs}:
             if cid in index.customer_names:
-                score = prepared_similarity(payer, index.customer_names[cid])
+                score = _name_score(payer, cid, index)
                 if score >= settings.name_weak:
                     ev.names[cid] = score
         return
@@ -483,7 +492,7 @@ def _identify_payer(
         if len(candidates) >= _MAX_NAME_CANDIDATES:
             break
     for cid in candidates:
-        score = prepared_similarity(payer, index.customer_names[cid])
+        score = _name_score(payer, cid, index)
         if score >= settings.name_weak:
             ev.names[cid] = score
     if len(ev.names) > _MAX_NAMESAKES:
@@ -539,7 +548,7 @@ def _score(
     cur = payment.currency
     name_score = ev.names.get(customer_id)
     if name_score is None and ev.payer is not None and customer_id in index.customer_names:
-        name_score = prepared_similarity(ev.payer, index.customer_names[customer_id])
+        name_score = _name_score(ev.payer, customer_id, index)
     name_score = name_score or 0
     customer = index.customers.get(customer_id)
     customer_name = customer.name if customer else f"#{customer_id}"
@@ -587,6 +596,10 @@ def _score(
         reasons = [r if r.code != "number_fuzzy" else Reason(r.code, r.detail, CUST_FUZZY_NUMBER) for r in reasons]
         paths.append(reasons + _penalties(ids, ev, index))
 
+    rejected = _rejected_payer(payment, customer_id, index)
+    if rejected is not None:
+        for reasons in paths:
+            reasons.append(Reason("rejected_before", f"a person rejected {rejected} for customer {customer_name} before", REJECTED_BEFORE))
     totals = [sum([r.points for r in rs]) for rs in paths]
     # amount only: at most 30 points, so only worth building when nothing better exists
     if (not totals or max(totals) < AMOUNT_ONLY_UNIQUE) and len(ids) == 1 and payment.amount_minor == open_total:
@@ -597,6 +610,8 @@ def _score(
                 " of the only open invoice with it" if same == 1 else f" of {same} open invoices"
             )
             paths.append([Reason("amount_only", detail, points), *_penalties(ids, ev, index)])
+            if rejected is not None:
+                paths[-1].append(Reason("rejected_before", f"a person rejected {rejected} for customer {customer_name} before", REJECTED_BEFORE))
             totals.append(sum([r.points for r in paths[-1]]))
 
     if not paths:  # e.g. a partial amount of an unidentified payer: nothing to go on
@@ -616,6 +631,30 @@ def _score(
         reasons=tuple(best),
         customer_id=customer_id,
     )
+
+
+def payer_key(kind: str, value: str) -> str:
+    """How a payer is remembered in CustomerInfo.not_payers: 'iban:LV80…' or 'name:<sorted tokens>'."""
+    if kind == "iban":
+        return f"iban:{_compact_iban(value)}"
+    return f"name:{prepare_name(value).sorted_tokens}"
+
+
+def _name_score(payer: PreparedName, customer_id: int, index: MatchIndex) -> int:
+    """Similarity to the customer's name, or 100 for a payer name a person confirmed."""
+    if payer.sorted_tokens in index.aliases.get(customer_id, ()):
+        return 100
+    return prepared_similarity(payer, index.customer_names[customer_id])
+
+
+def _rejected_payer(payment: IncomingPayment, customer_id: int, index: MatchIndex) -> str | None:
+    if not index.not_payers:
+        return None
+    if payment.payer_iban and (customer_id, payer_key("iban", payment.payer_iban)) in index.not_payers:
+        return f"payer IBAN {_compact_iban(payment.payer_iban)}"
+    if payment.payer_name and (customer_id, payer_key("name", payment.payer_name)) in index.not_payers:
+        return f"payer '{payment.payer_name}'"
+    return None
 
 
 def _name_reason(payment: IncomingPayment, customer_name: str, score: int, points: int) -> Reason:

@@ -14,6 +14,11 @@ class CustomerInfo:
     id: int
     name: str
     ibans: tuple[str, ...] = ()  # compact upper-case IBANs known for this customer
+    # payer names a person confirmed pay this customer's invoices ("JĀNIS BĒRZIŅŠ" for
+    # "SIA Kalnu Ceļš"): as good as the customer's own name
+    aliases: tuple[str, ...] = ()
+    # payers a person said are NOT this customer: payer_key() of their IBAN or name
+    not_payers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -173,3 +173,26 @@ class Suggestion(Base):
     status: Mapped[str] = mapped_column(String(16), default="open", index=True)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PayerVerdict(Base):
+    """What a person said about a payer and a customer: this payer name pays the
+    customer's invoices (confirmed, from accepting or assigning a payment), or this payer
+    IBAN or name is not the customer's (rejected, from rejecting a suggestion). The
+    matcher reads them as aliases and penalties (docs/matching.md, "Learning")."""
+
+    __tablename__ = "payer_verdicts"
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "customer_id", "kind", "value", "verdict"),
+        CheckConstraint("kind IN ('name','iban')", name="kind"),
+        CheckConstraint("verdict IN ('confirmed','rejected')", name="verdict"),
+    )
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    value: Mapped[str] = mapped_column(String(200))
+    verdict: Mapped[str] = mapped_column(String(12))
+    bank_transaction_id: Mapped[int | None] = mapped_column(ForeignKey("bank_transactions.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -11,10 +11,13 @@ from sqlalchemy.orm import Session
 
 from core.money import from_minor
 from invoices.models import Customer, CustomerIban, Invoice
-from reconciliation.model import Allocation, Candidate
-from reconciliation.models import BankTransaction, CustomerCredit, Payment, Statement, Suggestion
 from reconciliation.errors import ImportRefused, ReviewError
+from reconciliation.model import Allocation, Candidate, MatchSettings
+from reconciliation.models import BankTransaction, CustomerCredit, PayerVerdict, Payment, Statement, Suggestion
+from reconciliation.normalize import name_similarity
 from reconciliation.service import apply_candidate, undo_transaction
+
+NAME_STRONG = MatchSettings().name_strong
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,7 @@ def accept(session: Session, merchant_id: int, suggestion_id: int, *, invoice_nu
     numbers = _apply_to(session, merchant_id, tx, invoices, confidence)
     sug.status = "accepted"
     sug.decided_at = datetime.now(UTC)
+    _confirm_payer(session, merchant_id, tx, invoices[0].customer_id)
     return numbers
 
 
@@ -187,6 +191,7 @@ def assign(session: Session, merchant_id: int, transaction_id: int, invoice_numb
             raise ReviewError(f"no invoice numbered {number!r}")
         invoices.append(inv)
     numbers = _apply_to(session, merchant_id, tx, invoices, 100)
+    _confirm_payer(session, merchant_id, tx, invoices[0].customer_id)
     sug = session.scalar(select(Suggestion).where(Suggestion.bank_transaction_id == tx.id))
     if sug is not None and sug.status == "open":
         sug.status = "accepted"
@@ -195,10 +200,45 @@ def assign(session: Session, merchant_id: int, transaction_id: int, invoice_numb
 
 
 def reject(session: Session, merchant_id: int, suggestion_id: int) -> None:
+    """The suggestion is wrong: the payment stays open, and its payer (IBAN and name) is
+    remembered as not the suggested customer's, so the same guess is not made again."""
     sug, tx = _suggestion(session, merchant_id, suggestion_id)
     sug.status = "rejected"
     sug.decided_at = datetime.now(UTC)
     tx.match_status = "rejected"
+    customer_id = sug.candidates[0].get("customer_id") if sug.candidates else None
+    if customer_id is None:
+        return
+    for kind, value in (("iban", tx.counterparty_iban), ("name", tx.counterparty_name)):
+        if value:
+            _verdict(session, merchant_id, int(customer_id), kind, value, "rejected", tx.id)
+
+
+def _confirm_payer(session: Session, merchant_id: int, tx: BankTransaction, customer_id: int) -> None:
+    """A person applied this payment to the customer's invoices: its payer name becomes
+    one of the customer's (when it is not much like the customer's own name already),
+    and earlier rejections of this payer for the customer are withdrawn."""
+    session.execute(delete(PayerVerdict).where(
+        PayerVerdict.merchant_id == merchant_id, PayerVerdict.customer_id == customer_id,
+        PayerVerdict.verdict == "rejected",
+        ((PayerVerdict.kind == "iban") & (PayerVerdict.value == (tx.counterparty_iban or "")))
+        | ((PayerVerdict.kind == "name") & (PayerVerdict.value == (tx.counterparty_name or ""))),
+    ).execution_options(synchronize_session="fetch"))
+    name = tx.counterparty_name
+    customer = session.get(Customer, customer_id)
+    if name and customer is not None and name_similarity(name, customer.name) < NAME_STRONG:
+        _verdict(session, merchant_id, customer_id, "name", name, "confirmed", tx.id)
+
+
+def _verdict(session: Session, merchant_id: int, customer_id: int, kind: str, value: str, verdict: str,
+             transaction_id: int) -> None:
+    exists = session.scalar(select(PayerVerdict.id).where(
+        PayerVerdict.merchant_id == merchant_id, PayerVerdict.customer_id == customer_id,
+        PayerVerdict.kind == kind, PayerVerdict.value == value[:200], PayerVerdict.verdict == verdict))
+    if exists is None:
+        session.add(PayerVerdict(merchant_id=merchant_id, customer_id=customer_id, kind=kind, value=value[:200],
+                                 verdict=verdict, bank_transaction_id=transaction_id))
+        session.flush()
 
 
 def undo(session: Session, merchant_id: int, transaction_id: int) -> list[str]:
@@ -216,6 +256,10 @@ def undo(session: Session, merchant_id: int, transaction_id: int) -> list[str]:
     tx.match_status = "unmatched"
     tx.confidence = None
     _forget_learned_iban(session, merchant_id, tx, customers)
+    session.execute(delete(PayerVerdict).where(
+        PayerVerdict.merchant_id == merchant_id, PayerVerdict.bank_transaction_id == tx.id,
+        PayerVerdict.verdict == "confirmed",
+    ).execution_options(synchronize_session="fetch"))
     return numbers
 
 

@@ -23,6 +23,7 @@ from invoices import service as invoice_service
 from invoices.models import Customer, Invoice
 from invoices.status import OPEN
 from reconciliation import engine
+from reconciliation.engine import payer_key
 from reconciliation.errors import ImportRefused
 from reconciliation.source import ImportOptions, PreparedStatement
 
@@ -35,7 +36,7 @@ from reconciliation.model import (
     MatchResult,
     OpenInvoice,
 )
-from reconciliation.models import BankTransaction, CustomerCredit, Payment, Suggestion
+from reconciliation.models import BankTransaction, CustomerCredit, PayerVerdict, Payment, Suggestion
 from reconciliation.models import Statement as StatementRow
 from reconciliation.report import ImportReport, StatementSummary, TxLine
 
@@ -66,8 +67,17 @@ def load_open_items(session: Session, merchant_id: int) -> tuple[list[OpenInvoic
         for inv in invoices
         if inv.open_minor > 0
     ]
+    aliases: dict[int, list[str]] = {}
+    not_payers: dict[int, list[str]] = {}
+    for v in session.scalars(select(PayerVerdict).where(PayerVerdict.merchant_id == merchant_id)):
+        if v.verdict == "confirmed" and v.kind == "name":
+            aliases.setdefault(v.customer_id, []).append(v.value)
+        elif v.verdict == "rejected":
+            not_payers.setdefault(v.customer_id, []).append(payer_key(v.kind, v.value))
     infos = [
-        CustomerInfo(id=c.id, name=c.name, ibans=tuple(i.iban for i in c.ibans)) for c in customers
+        CustomerInfo(id=c.id, name=c.name, ibans=tuple(i.iban for i in c.ibans),
+                     aliases=tuple(aliases.get(c.id, ())), not_payers=tuple(not_payers.get(c.id, ())))
+        for c in customers
     ]
     return open_invoices, infos
 

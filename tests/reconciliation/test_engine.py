@@ -346,3 +346,41 @@ def test_a_number_quoted_by_a_payer_named_as_another_customer_is_for_a_person() 
     assert r.decision == "suggest" and "name_of_other_customer" in codes(r)
     [r] = match([pay(10000, texts=("INV-2026-0101",), payer_name="Some Stranger")], invoices, CUSTOMERS)
     assert applied(r)[0].invoice_id == 1
+
+
+# ---------------------------------------------------------------- what a person taught
+
+
+def test_a_confirmed_payer_name_is_as_good_as_the_customers_own() -> None:
+    """Jānis Bērziņš pays for SIA Acme, no reference: before anybody confirmed him, his
+    name says nothing about Acme; after, it counts as Acme's own name - a suggestion
+    for Acme (a name is no proof: namesakes), and with the IBAN the same confirmation
+    taught, applied by itself."""
+    from dataclasses import replace
+
+    invoices = [inv(1, "A-1", 1, 12100), inv(2, "B-1", 2, 12100)]
+    payment = pay(12100, payer_name="BERZINS JANIS", payer_iban="LV97HABA0012345678910")
+    [before] = match([payment], invoices, CUSTOMERS)
+    assert before.decision != "apply" and "name_similar" not in codes(before)
+    taught = [replace(ACME, aliases=("Jānis Bērziņš",)), BETA, OLEG]
+    [after] = match([payment], invoices, taught)
+    assert after.decision == "suggest" and after.best is not None and after.best.invoice_ids == (1,)
+    assert "name_similar" in codes(after)
+    taught = [replace(ACME, aliases=("Jānis Bērziņš",), ibans=(*ACME.ibans, "LV97HABA0012345678910")), BETA, OLEG]
+    [learned] = match([payment], invoices, taught)
+    assert applied(learned)[0].invoice_id == 1
+
+
+def test_a_rejected_payer_is_held_back_for_that_customer() -> None:
+    from dataclasses import replace
+
+    from reconciliation.engine import payer_key
+
+    invoices = [inv(1, "A-1", 1, 12100)]
+    # a known IBAN and the exact amount: applied, until a person said it is not Acme's payer
+    payment = pay(12100, payer_name="SIA Acme", payer_iban="LV80BANK0000435195001")
+    [before] = match([payment], invoices, CUSTOMERS)
+    assert applied(before)
+    taught = [replace(ACME, not_payers=(payer_key("iban", "LV80 BANK 0000 4351 9500 1"),)), BETA, OLEG]
+    [after] = match([payment], invoices, taught)
+    assert after.decision != "apply" and "rejected_before" in codes(after)

@@ -378,3 +378,44 @@ def test_a_stranger_quoting_a_reference_teaches_no_iban(factory: sessionmaker[Se
     report = _import(factory, mid, statement_xml([Pay("250.00", "Totally Unrelated", iban=stranger, text="thanks")],
                                                  stmt_id="ST-2", msg_id="MSG-2", day="2026-11-05"))
     assert report.count("applied") == 0
+
+
+def test_what_a_person_decides_is_remembered(factory: sessionmaker[Session]) -> None:
+    """Accepting teaches the payer's IBAN and name for the customer: the same payer's
+    next payment (from that IBAN) is applied by itself. Rejecting teaches that the payer
+    is not that customer's: the same guess is not offered again."""
+    from reconciliation.models import PayerVerdict
+
+    mid = _setup(factory)
+    with factory() as s, s.begin():
+        c2 = customer(s, mid, "Beta SIA", code="C2")
+        invoice(s, mid, "INV-3", c2, "80.00")
+        invoice(s, mid, "INV-4", c2, "80.00")
+    mother = "LV97HABA0012345678910"
+    # the owner's mother pays INV-2's exact amount, no reference: only the amount points to INV-2
+    _import(factory, mid, statement_xml([Pay("250.00", "Anna Vējiņa", iban=mother, text="par remontu")]))
+    with factory() as s, s.begin():
+        [item] = review.open_suggestions(s, mid)
+        assert review.accept(s, mid, item.suggestion.id) == ["INV-2"]
+    with factory() as s:
+        verdicts = {(v.kind, v.value, v.verdict) for v in s.scalars(select(PayerVerdict))}
+        assert verdicts == {("name", "Anna Vējiņa", "confirmed")}
+    with factory() as s, s.begin():
+        invoice(s, mid, "INV-5", "C1", "120.00")
+    report = _import(factory, mid, statement_xml([Pay("120.00", "Anna Vējiņa", iban=mother, text="")],
+                                                 stmt_id="ST-2", msg_id="MSG-2", day="2026-12-03"))
+    assert report.count("applied") == 1 and _inv(factory, "INV-5").status == "paid"
+
+    # someone named like Beta pays 80.00: suggested for one of Beta's two 80.00 invoices, rejected
+    stranger = "LT121000011101001000"
+    _import(factory, mid, statement_xml([Pay("80.00", "BETA", iban=stranger, text="x")],
+                                        stmt_id="ST-3", msg_id="MSG-3", day="2026-12-04"))
+    with factory() as s, s.begin():
+        [item] = review.open_suggestions(s, mid)
+        assert item.suggestion.candidates[0]["invoices"][0] in ("INV-3", "INV-4")
+        review.reject(s, mid, item.suggestion.id)
+    _import(factory, mid, statement_xml([Pay("80.00", "BETA", iban=stranger, text="y")],
+                                        stmt_id="ST-4", msg_id="MSG-4", day="2026-12-05"))
+    with factory() as s:
+        suggested = [c["invoices"] for it in review.open_suggestions(s, mid) for c in it.suggestion.candidates]
+        assert not any(set(inv) & {"INV-3", "INV-4"} for inv in suggested), suggested
