@@ -23,6 +23,21 @@ def test_invoice_rf_is_always_valid(merchant_id: int, number: str) -> None:
 
 def test_rf_differs_between_merchants() -> None:
     assert rf_for_invoice(1, "INV-1") != rf_for_invoice(2, "INV-1")
+    # merchant 1's 12345 and merchant 11's 2345 once shared the body 112345
+    assert rf_for_invoice(1, "12345") != rf_for_invoice(11, "2345")
+
+
+@given(st.integers(1, 10**6), st.integers(1, 10**6), st.from_regex(r"[A-Z0-9]{1,30}", fullmatch=True),
+       st.from_regex(r"[A-Z0-9]{1,30}", fullmatch=True))
+def test_rf_never_collides(m1: int, m2: int, n1: str, n2: str) -> None:
+    if (m1, n1) != (m2, n2):
+        assert rf_for_invoice(m1, n1) != rf_for_invoice(m2, n2)
+
+
+def test_long_numbers_of_one_merchant_differ_in_their_head() -> None:
+    a = rf_for_invoice(7, "CUSTOMER-A-2026-000000000001")
+    b = rf_for_invoice(7, "CUSTOMER-B-2026-000000000001")
+    assert a != b and iso11649.is_valid(a) and iso11649.is_valid(b)
 
 
 def test_rf_body_limits() -> None:
