@@ -575,8 +575,11 @@ def _score(
             # "RF of A, number of B" and an amount that is A's only in part: which one?
             named = ", ".join(index.invoices[i].number for i in others[:3])
             reasons.append(Reason("other_invoice_named", f"the payment also names invoice {named}, and its amount is not this invoice's", OTHER_INVOICE_NAMED))
-        if not iban_known and name_score < settings.name_weak:
-            namesake = next((c for c, score in ev.names.items() if c != customer_id and score >= settings.name_strong), None)
+        if not iban_known and name_score < settings.name_weak and ev.payer is not None:
+            # another customer's own name (not a payer name confirmed for them: relatives
+            # and parent companies pay for several customers)
+            namesake = next((c for c, score in ev.names.items() if c != customer_id and score >= settings.name_strong
+                             and prepared_similarity(ev.payer, index.customer_names[c]) >= settings.name_strong), None)
             if namesake is not None and namesake in index.customers:
                 reasons.append(Reason("name_of_other_customer", f"the payer's name is that of customer {index.customers[namesake].name}, not {customer_name}", OTHER_CUSTOMERS_NAME))
         paths.append(reasons)

@@ -164,6 +164,12 @@ def number_keys(number: str) -> NumberKeys:
     if len(tokens) >= 2 and tokens[0].isalpha() and not tokens[1].isalpha():
         add("".join(tokens[1:]))
         add("".join(stripped[1:]))
+    if len(tokens) >= 3 and tokens[-1].isdigit() and tokens[-2].isdigit():
+        # a series with a year: payers quote the running number alone ("Rēķins Nr. 12",
+        # "INV-0012" for INV-2026-00012); the engine weighs bare digits as weak evidence
+        add(stripped[-1])
+        if tokens[0].isalpha():
+            add(tokens[0] + stripped[-1])
     return NumberKeys(full, tuple(variants))
 
 

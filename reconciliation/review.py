@@ -207,11 +207,22 @@ def reject(session: Session, merchant_id: int, suggestion_id: int) -> None:
     sug.decided_at = datetime.now(UTC)
     tx.match_status = "rejected"
     customer_id = sug.candidates[0].get("customer_id") if sug.candidates else None
-    if customer_id is None:
+    customer = session.get(Customer, int(customer_id)) if customer_id is not None else None
+    if customer is None or customer.merchant_id != merchant_id:
         return
-    for kind, value in (("iban", tx.counterparty_iban), ("name", tx.counterparty_name)):
-        if value:
-            _verdict(session, merchant_id, int(customer_id), kind, value, "rejected", tx.id)
+    # What the suggestion got wrong may be the invoice, not the customer: a payer who is
+    # established as this customer (their IBAN on record, their own name) is not turned
+    # into a stranger by one rejection.
+    known_ibans = {i.iban for i in customer.ibans}
+    if tx.counterparty_iban and tx.counterparty_iban not in known_ibans:
+        _verdict(session, merchant_id, customer.id, "iban", tx.counterparty_iban, "rejected", tx.id)
+    if tx.counterparty_name and name_similarity(tx.counterparty_name, customer.name) < NAME_STRONG:
+        confirmed = session.scalar(select(PayerVerdict.id).where(
+            PayerVerdict.merchant_id == merchant_id, PayerVerdict.customer_id == customer.id,
+            PayerVerdict.kind == "name", PayerVerdict.value == tx.counterparty_name[:200],
+            PayerVerdict.verdict == "confirmed"))
+        if confirmed is None:
+            _verdict(session, merchant_id, customer.id, "name", tx.counterparty_name, "rejected", tx.id)
 
 
 def _confirm_payer(session: Session, merchant_id: int, tx: BankTransaction, customer_id: int) -> None:

@@ -78,8 +78,9 @@ def test_compact_and_zero_stripping() -> None:
 def test_number_keys() -> None:
     assert number_keys("LV-2026-0101").full == "LV20260101"
     # zeros are dropped per number part as written: LV 2026 0101 -> LV2026101
-    assert number_keys("LV-2026-0101").variants == ("LV2026101", "20260101", "2026101")
-    assert number_keys("INV-2026-0046").variants == ("INV202646", "20260046", "202646")
+    assert number_keys("LV-2026-0101").variants == ("LV2026101", "20260101", "2026101", "101", "LV101")
+    # the running number alone, as payers quote it ("Rēķins Nr. 46", "INV-0046")
+    assert number_keys("INV-2026-0046").variants == ("INV202646", "20260046", "202646", "46", "INV46")
     assert number_keys("INV-0012").variants == ("INV12", "0012", "12")
     assert number_keys("12").variants == ()
 
@@ -104,6 +105,9 @@ def test_invoice_number_found_through_separators_and_words(text: str) -> None:
         ("INV-2026-00002", "inv 2026 2"),
         ("INV-2026-00002", "INV-2026-0002"),
         ("LV-2026-0101", "lv 2026 101"),
+        ("INV-2026-00012", "Rēķins Nr. 12"),
+        ("INV-2026-00012", "rek12"),
+        ("INV-2026-00012", "INV-0012"),
     ],
 )
 def test_leading_zeros_of_each_part_do_not_matter(number: str, text: str) -> None:
