@@ -79,6 +79,7 @@ REF_IBAN, REF_NAME_STRONG, REF_NAME_WEAK, OTHER_CUSTOMERS_IBAN = 8, 6, 3, -15
 CUST_IBAN, CUST_IBAN_AND_NAME, CUST_NAME_STRONG, CUST_NAME_WEAK = 60, 4, 50, 35
 CUST_EXACT, CUST_ALL, CUST_OLDEST, CUST_SUBSET, CUST_OVER_ALL, CUST_PARTIAL = 28, 26, 24, 20, 5, -15
 CUST_FUZZY_NUMBER = 5
+CUST_DISTINCTIVE = 8  # the exact amount has cents and no other open invoice has it
 AMOUNT_ONLY_UNIQUE, AMOUNT_ONLY_SHARED, AMOUNT_ONLY_MAX = 30, 20, 5
 FOREIGN_REFERENCE, OTHER_INVOICE_NAMED, OTHER_CUSTOMERS_NAME = -10, -15, -15
 REJECTED_BEFORE = -60  # a person said this payer is not this customer: below a suggestion, unless a reference says otherwise
@@ -716,6 +717,11 @@ def _customer_proposals(
     exact = index.by_customer_amount.get((customer_id, cur, amount))
     if exact:
         reason = Reason("amount_exact", f"amount {_money(amount, cur)} equals the open amount", CUST_EXACT)
+        if len(exact) == 1 and len(index.by_amount.get((cur, amount), ())) == 1 and amount % 10 ** minor_unit(cur):
+            # 1234.56 and no other open invoice at that amount: the payer who has this
+            # customer's name is paying this one (a round or shared price proves nothing)
+            distinct = Reason("amount_distinctive", f"no other open invoice is {_money(amount, cur)}", CUST_DISTINCTIVE)
+            return [_Proposal((i,), (reason, distinct)) for i in _bucket_first(exact, 1)]
         return [_Proposal((i,), (reason,)) for i in _bucket_first(exact, _MAX_CUSTOMERS)]
     open_ids = _open_of(customer_id, cur, index, settings.max_subset_invoices)
     complete = len(open_ids) <= settings.max_subset_invoices

@@ -38,19 +38,16 @@ def _has_booked_credits(path: Path) -> bool:
 WITH_CREDITS = [p for p in SAMPLES if _has_booked_credits(p)]
 
 # Sample files whose incoming payments carry nothing a precision-first matcher may act
-# on: no reference, no invoice number, and no payer IBAN (or only invalid test IBANs
-# such as DE00000000000000000000). kvits never marks an invoice paid on a payer's name
-# and amount alone, so the demo ends with suggestions for a person instead.
+# on: no reference, no invoice number, no payer IBAN (or only invalid test IBANs such as
+# DE00000000000000000000), and no payer name with an amount only one invoice has (a
+# round or shared amount, or no payer at all). The demo ends with suggestions for a
+# person instead.
 NOTHING_TO_ACT_ON = {
-    "bsp__camt.053.001.02.xml": "payer name only (MUELLER), no account, no text",
-    "dvbern__Business_Sample_camt.053.001.04.xml": "payer name only",
+    "dvbern__Business_Sample_camt.053.001.04.xml": "a 0.00 credit from MUELLER; 3255.00 from nobody",
     "dvbern__camt.054-ES_P_CH0309000000250090342_38000000_0_2016052723011813.xml":
-        "names and placeholder IBANs CH1111111111111111111",
+        "names, placeholder IBANs CH1111111111111111111 and round amounts (20.00, 50.00, 100.00 CHF)",
     "genkgo__camt053.v2.all-balance-types.xml": "no payer, text without any number",
     "genkgo__camt053.v2.multi.statement.xml": "no payer, text without any number",
-    "hbci4java__test-camt-parse-05200102.xml": "IBANs with wrong check digits",
-    "kedder__camt052.xml": "placeholder IBAN DE00000000000000000000",
-    "kedder__camt053.xml": "payer name only (PAYEE)",
     "svapnil-bmo__camt053_v2_1.xml": "no payer, no text",
     "viafintech053__valid_example.xml": "account number that is no IBAN",
     "viafintech053__valid_example_with_batch.xml": "IBANs with wrong check digits",

@@ -384,3 +384,17 @@ def test_a_rejected_payer_is_held_back_for_that_customer() -> None:
     taught = [replace(ACME, not_payers=(payer_key("iban", "LV80 BANK 0000 4351 9500 1"),)), BETA, OLEG]
     [after] = match([payment], invoices, taught)
     assert after.decision != "apply" and "rejected_before" in codes(after)
+
+
+def test_the_same_name_applies_only_with_an_amount_nobody_else_owes() -> None:
+    """Name + exact amount is a suggestion; with cents and no other open invoice at that
+    amount (1234.56), applied. A round or shared amount stays a suggestion."""
+    [r] = match([pay(123456, payer_name="OLEG KOVALENKO")], [inv(1, "A-1", 3, 123456)], CUSTOMERS)
+    assert applied(r)[0].invoice_id == 1 and "amount_distinctive" in codes(r)
+    [r] = match([pay(100000, payer_name="OLEG KOVALENKO")], [inv(1, "A-1", 3, 100000)], CUSTOMERS)
+    assert r.decision == "suggest"  # 1000.00: a round amount proves nothing
+    shared = [inv(1, "A-1", 3, 123456), inv(2, "B-1", 2, 123456)]
+    [r] = match([pay(123456, payer_name="OLEG KOVALENKO")], shared, CUSTOMERS)
+    assert r.decision == "suggest"  # another customer owes 1234.56 too
+    [r] = match([pay(123456, payer_name="Someone Else")], [inv(1, "A-1", 3, 123456)], CUSTOMERS)
+    assert r.decision != "apply"  # the amount alone, whoever pays
