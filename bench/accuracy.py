@@ -41,7 +41,14 @@ from stdnum.iso7064 import mod_97_10
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from invoices.references import rf_for_invoice  # noqa: E402
 from reconciliation.engine import build_index, match_payments, payer_key  # noqa: E402
-from reconciliation.model import CustomerInfo, IncomingPayment, MatchResult, MatchSettings, OpenInvoice  # noqa: E402
+from reconciliation.model import (  # noqa: E402
+    CustomerInfo,
+    IncomingPayment,
+    MatchResult,
+    MatchSettings,
+    OpenInvoice,
+    PayerAlias,
+)
 from reconciliation.normalize import name_similarity  # noqa: E402
 
 MERCHANT = 1
@@ -307,10 +314,10 @@ def _s_number_typo(w: World, c: Customer, i: OpenInvoice, k: str) -> list[Case]:
     """One digit of the number wrong or two swapped: the payer's slip."""
     digits = list(i.number)
     spots = [n for n, ch in enumerate(digits) if ch.isdigit()][-4:]
-    a, b = w.rng.sample(spots, 2)
-    if digits[a] != digits[b] and w.rng.random() < 0.5:
-        digits[a], digits[b] = digits[b], digits[a]
-    else:
+    a = w.rng.choice(spots[:-1])
+    if digits[a] != digits[a + 1] and w.rng.random() < 0.5:  # two neighbours swapped
+        digits[a], digits[a + 1] = digits[a + 1], digits[a]
+    else:  # one digit wrong
         digits[a] = w.rng.choice([d for d in "0123456789" if d != digits[a]])
     return [w.pay(k, i.total_minor, c.own, texts=(f"Rēķins {''.join(digits)}",), truth=frozenset({i.id}))]
 
@@ -455,8 +462,9 @@ def review(world: World, cases: list[Case], results: list[MatchResult], invoices
         info = cust.info
         ibans = info.ibans if not p.payer_iban or p.payer_iban in info.ibans else (*info.ibans, p.payer_iban)
         aliases = info.aliases
-        if p.payer_name and name_similarity(p.payer_name, info.name) < settings.name_strong and p.payer_name not in aliases:
-            aliases = (*aliases, p.payer_name)
+        alias = PayerAlias(p.payer_name, p.payer_iban) if p.payer_name else None
+        if alias and name_similarity(alias.name, info.name) < settings.name_strong and alias not in aliases:
+            aliases = (*aliases, alias)
         cust.info = replace(info, ibans=ibans, aliases=aliases)
         taught["confirmed"] += 1
 
@@ -467,7 +475,7 @@ def review(world: World, cases: list[Case], results: list[MatchResult], invoices
         p = case.payment
         keys = [payer_key("iban", p.payer_iban)] if p.payer_iban and p.payer_iban not in cust.info.ibans else []
         if p.payer_name and name_similarity(p.payer_name, cust.info.name) < settings.name_strong \
-                and p.payer_name not in cust.info.aliases:
+                and not any(isinstance(a, PayerAlias) and a.name == p.payer_name for a in cust.info.aliases):
             keys.append(payer_key("name", p.payer_name))
         cust.info = replace(cust.info, not_payers=tuple(dict.fromkeys((*cust.info.not_payers, *keys))))
         taught["rejected"] += 1

@@ -123,7 +123,8 @@ class MatchIndex:
     by_customer_amount: dict[tuple[int, str, int], _Bucket] = field(default_factory=dict)
     by_name: dict[str, list[int]] = field(default_factory=dict)  # sorted tokens -> customers
     by_name_token: dict[str, list[int]] = field(default_factory=dict)  # blocking
-    aliases: dict[int, set[str]] = field(default_factory=dict)  # customer -> confirmed payer names
+    # customer -> confirmed payer name key -> the accounts it was confirmed with (empty: any)
+    aliases: dict[int, dict[str, set[str]]] = field(default_factory=dict)
     not_payers: set[tuple[int, str]] = field(default_factory=set)  # (customer, payer key) rejected
 
     def open_amount(self, invoice_id: int) -> int:
@@ -272,9 +273,14 @@ def build_index(invoices: Sequence[OpenInvoice], customers: Sequence[CustomerInf
         if name.sorted_tokens:
             index.by_name.setdefault(name.sorted_tokens, []).append(customer.id)
         for alias in customer.aliases:  # found by an exact lookup, as the name itself
-            key = prepare_name(alias).sorted_tokens
-            if key and customer.id not in index.by_name.get(key, ()):
-                index.aliases.setdefault(customer.id, set()).add(key)
+            alias_name, alias_iban = (alias, None) if isinstance(alias, str) else (alias.name, alias.iban)
+            key = prepare_name(alias_name).sorted_tokens
+            if not key or customer.id in index.by_name.get(key, ()) and key not in index.aliases.get(customer.id, {}):
+                continue  # empty, or the customer's own name
+            accounts = index.aliases.setdefault(customer.id, {}).setdefault(key, set())
+            if alias_iban:
+                accounts.add(_compact_iban(alias_iban))
+            if customer.id not in index.by_name.get(key, ()):
                 index.by_name.setdefault(key, []).append(customer.id)
         index.not_payers.update((customer.id, key) for key in customer.not_payers)
         for token in set(name.tokens):
@@ -356,7 +362,7 @@ def _collect_references(
         masked_texts.append(masked)
 
     for text in masked_texts:
-        _collect_numbers(text, index, usable, ev)
+        _collect_numbers(text, index, usable, ev, payment.amount_minor)
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,7 +387,7 @@ def _number_strength(key: str, after_word: bool) -> int:
     return NUMBER_WEAK if after_word else 0
 
 
-def _collect_numbers(text: str, index: MatchIndex, usable: _Usable, ev: _Evidence) -> None:
+def _collect_numbers(text: str, index: MatchIndex, usable: _Usable, ev: _Evidence, amount: int) -> None:
     keys = text_number_keys(text)
     hits: list[tuple[int, int, int, int, str]] = []  # start, end, invoice, points, key
     for tk in keys:
@@ -410,6 +416,10 @@ def _collect_numbers(text: str, index: MatchIndex, usable: _Usable, ev: _Evidenc
         # a double payment, not a typo of its neighbour)
         _collect_foreign(keys, index, ev)
         _collect_typos(text, keys, index, usable, ev)
+    elif all(usable(h[2]) and index.open_minor[h[2]] != amount for h in kept):
+        # open invoices named, none for this amount: "00102" may be a slip for "00012",
+        # whose amount it is - its typo neighbours are candidates too (weak ones)
+        _collect_typos(text, keys, index, usable, ev)
 
 
 def _collect_foreign(keys: Iterable[TextKey], index: MatchIndex, ev: _Evidence) -> None:
@@ -432,7 +442,8 @@ def _collect_typos(
     found: dict[int, str] = {}
     for tk in keys:
         key = tk.key
-        if len(key) < 6 or tk.word_led or not index.number_lengths.intersection((len(key) - 1, len(key), len(key) + 1)):
+        # word-led keys too: "INV-2026-05911" for INV-2026-05311 starts with the word INV
+        if len(key) < 6 or not index.number_lengths.intersection((len(key) - 1, len(key), len(key) + 1)):
             continue
         typos = _typo_index(index)
         near: set[int] = set(_ids(typos, key))
@@ -468,15 +479,17 @@ def _identify_payer(
         # a reference named the invoice: compare the payer only with its customer(s)
         for cid in {index.invoices[i].customer_id for i in ev.refs}:
             if cid in index.customer_names:
-                score = _name_score(payer, cid, index)
+                score = _name_score(payer, cid, index, payment.payer_iban)
                 if score >= settings.name_weak:
                     ev.names[cid] = score
         return
     namesakes = index.by_name.get(payer.sorted_tokens, ())
     if len(namesakes) > _MAX_NAMESAKES:
         return  # a name this common identifies nobody
-    for cid in namesakes:
-        ev.names[cid] = 100
+    for cid in namesakes:  # the name itself, or a confirmed payer name (from its account)
+        score = _name_score(payer, cid, index, payment.payer_iban)
+        if score >= settings.name_weak:
+            ev.names[cid] = score
     if ev.names:
         return
     # blocking: only customers sharing a (rare enough) name token are scored
@@ -493,7 +506,7 @@ def _identify_payer(
         if len(candidates) >= _MAX_NAME_CANDIDATES:
             break
     for cid in candidates:
-        score = _name_score(payer, cid, index)
+        score = _name_score(payer, cid, index, payment.payer_iban)
         if score >= settings.name_weak:
             ev.names[cid] = score
     if len(ev.names) > _MAX_NAMESAKES:
@@ -549,7 +562,7 @@ def _score(
     cur = payment.currency
     name_score = ev.names.get(customer_id)
     if name_score is None and ev.payer is not None and customer_id in index.customer_names:
-        name_score = _name_score(ev.payer, customer_id, index)
+        name_score = _name_score(ev.payer, customer_id, index, payment.payer_iban)
     name_score = name_score or 0
     customer = index.customers.get(customer_id)
     customer_name = customer.name if customer else f"#{customer_id}"
@@ -644,9 +657,12 @@ def payer_key(kind: str, value: str) -> str:
     return f"name:{prepare_name(value).sorted_tokens}"
 
 
-def _name_score(payer: PreparedName, customer_id: int, index: MatchIndex) -> int:
-    """Similarity to the customer's name, or 100 for a payer name a person confirmed."""
-    if payer.sorted_tokens in index.aliases.get(customer_id, ()):
+def _name_score(payer: PreparedName, customer_id: int, index: MatchIndex, payer_iban: str | None) -> int:
+    """Similarity to the customer's name, or 100 for a payer name a person confirmed -
+    unless it comes from another account than the confirmed one(s): then it is most
+    likely a namesake, and only the customer's own name counts."""
+    accounts = index.aliases.get(customer_id, {}).get(payer.sorted_tokens)
+    if accounts is not None and (not accounts or not payer_iban or _compact_iban(payer_iban) in accounts):
         return 100
     return prepared_similarity(payer, index.customer_names[customer_id])
 
@@ -813,6 +829,15 @@ def _decide(payment: IncomingPayment, candidates: list[Candidate], settings: Mat
         capped = settings.auto_apply_at - 1
         reason = Reason("ambiguous", f"another explanation scores {rival.confidence} (invoices {', '.join(map(str, rival.invoice_ids))}): a person decides", capped - best.confidence)
         best = Candidate(best.invoice_ids, best.allocations, best.overpayment_minor, capped, (*best.reasons, reason), best.customer_id)
+    if best.confidence >= settings.auto_apply_at and any(r.code == "amount_partial" for r in best.reasons):
+        # a part of one invoice, while another candidate is paid by it exactly: the named
+        # number may be a slip ("03831" for "03731") - a person decides
+        exact = next((c for c in rest if set(c.invoice_ids) != set(best.invoice_ids) and c.confidence >= settings.suggest_at
+                      and any(r.code in ("amount_exact", "amount_sum") for r in c.reasons)), None)
+        if exact is not None:
+            capped = settings.auto_apply_at - 1
+            reason = Reason("ambiguous", f"the amount pays invoices {', '.join(map(str, exact.invoice_ids))} exactly: a person decides", capped - best.confidence)
+            best = Candidate(best.invoice_ids, best.allocations, best.overpayment_minor, capped, (*best.reasons, reason), best.customer_id)
     if best.confidence >= settings.auto_apply_at:
         decision = "apply"
     elif best.confidence >= settings.suggest_at:

@@ -10,13 +10,22 @@ from datetime import date
 
 
 @dataclass(frozen=True, slots=True)
+class PayerAlias:
+    """A payer name a person confirmed for a customer, with the account it paid from
+    then (None: not known). From another account the same name is likely a namesake."""
+
+    name: str
+    iban: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CustomerInfo:
     id: int
     name: str
     ibans: tuple[str, ...] = ()  # compact upper-case IBANs known for this customer
     # payer names a person confirmed pay this customer's invoices ("JĀNIS BĒRZIŅŠ" for
     # "SIA Kalnu Ceļš"): as good as the customer's own name
-    aliases: tuple[str, ...] = ()
+    aliases: tuple[PayerAlias | str, ...] = ()
     # payers a person said are NOT this customer: payer_key() of their IBAN or name
     not_payers: tuple[str, ...] = ()
 

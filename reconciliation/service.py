@@ -35,6 +35,7 @@ from reconciliation.model import (
     IncomingPayment,
     MatchResult,
     OpenInvoice,
+    PayerAlias,
 )
 from reconciliation.models import BankTransaction, CustomerCredit, PayerVerdict, Payment, Suggestion
 from reconciliation.models import Statement as StatementRow
@@ -67,11 +68,16 @@ def load_open_items(session: Session, merchant_id: int) -> tuple[list[OpenInvoic
         for inv in invoices
         if inv.open_minor > 0
     ]
-    aliases: dict[int, list[str]] = {}
+    aliases: dict[int, list[PayerAlias]] = {}
     not_payers: dict[int, list[str]] = {}
-    for v in session.scalars(select(PayerVerdict).where(PayerVerdict.merchant_id == merchant_id)):
+    verdicts = session.execute(
+        select(PayerVerdict, BankTransaction.counterparty_iban)
+        .outerjoin(BankTransaction, BankTransaction.id == PayerVerdict.bank_transaction_id)
+        .where(PayerVerdict.merchant_id == merchant_id)
+    )
+    for v, account in verdicts:
         if v.verdict == "confirmed" and v.kind == "name":
-            aliases.setdefault(v.customer_id, []).append(v.value)
+            aliases.setdefault(v.customer_id, []).append(PayerAlias(v.value, account))
         elif v.verdict == "rejected":
             not_payers.setdefault(v.customer_id, []).append(payer_key(v.kind, v.value))
     infos = [

@@ -398,3 +398,16 @@ def test_the_same_name_applies_only_with_an_amount_nobody_else_owes() -> None:
     assert r.decision == "suggest"  # another customer owes 1234.56 too
     [r] = match([pay(123456, payer_name="Someone Else")], [inv(1, "A-1", 3, 123456)], CUSTOMERS)
     assert r.decision != "apply"  # the amount alone, whoever pays
+
+
+def test_a_slip_in_the_number_that_names_another_open_invoice_is_not_applied() -> None:
+    """'INV-2026-03831' written for INV-2026-03731 (29.33, this payer's), while 03831 is
+    someone else's open 34.95: not a partial payment of 03831 - a person decides, with
+    the typo neighbour that the amount pays exactly among the candidates."""
+    invoices = [inv(1, "INV-2026-03731", 3, 2933), inv(2, "INV-2026-03831", 2, 3495)]
+    [r] = match([pay(2933, texts=("Rēķins INV-2026-03831",), payer_name="Oleg Kovalenko")], invoices, CUSTOMERS)
+    assert r.decision == "suggest"
+    assert {c.invoice_ids for c in (r.best, *r.alternatives) if c is not None} >= {(1,), (2,)}
+    # the number right, the amount a part: an ordinary partial payment, applied
+    [r] = match([pay(2000, texts=("Rēķins INV-2026-03731",), payer_name="Oleg Kovalenko")], invoices, CUSTOMERS)
+    assert applied(r)[0] == Allocation(1, 2000)
