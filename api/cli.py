@@ -429,7 +429,7 @@ def review_main(ctx: typer.Context) -> None:
                 f"suggestion {sid}: [a]ccept best / [1-{choices}] candidate / [r]eject / [s]kip / [q]uit",
                 default="s",
             ).strip().lower()
-            if answer in ("a", "r", "s", "q") or (answer.isdigit() and 1 <= int(answer) <= choices):
+            if answer in ("a", "r", "s", "q") or (answer.isascii() and answer.isdecimal() and 1 <= int(answer) <= choices):
                 break
             err.print(f"'{escape(answer)}' is none of a, 1-{choices}, r, s, q")
         if answer == "q":
@@ -443,7 +443,7 @@ def review_main(ctx: typer.Context) -> None:
                     reviews.reject(session, mid, sid)
                     out.print(f"suggestion {sid} rejected")
                 else:
-                    numbers = reviews.accept(session, mid, sid, candidate=int(answer) - 1 if answer.isdigit() else 0)
+                    numbers = reviews.accept(session, mid, sid, candidate=int(answer) - 1 if answer != "a" else 0)
                     kept = reviews.credit_kept(session, item.transaction.id)
                     out.print(f"suggestion {sid} accepted: paid {escape(', '.join(numbers))}{escape(kept)}")
         except ReviewError as exc:  # decided elsewhere meanwhile, or the invoice changed

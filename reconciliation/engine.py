@@ -115,6 +115,7 @@ class MatchIndex:
     # would be millions of GC-tracked objects at 1M invoices); read them with `_ids`
     by_number: dict[str, int | list[int]] = field(default_factory=dict)  # compact and variants
     by_number_deletion: dict[str, int | list[int]] = field(default_factory=dict)  # _typo_index
+    by_short_number: dict[str, int | list[int]] = field(default_factory=dict)  # running numbers alone
     typo_index_built: bool = False
     by_iban: dict[str, list[int]] = field(default_factory=dict)  # IBAN -> customers
     by_customer: dict[int, list[int]] = field(default_factory=dict)  # oldest first
@@ -264,6 +265,8 @@ def build_index(invoices: Sequence[OpenInvoice], customers: Sequence[CustomerInf
                 index.number_shapes.add(_shape(keys.full))
             for key in (keys.full, *keys.variants):
                 _put(index.by_number, key, inv.id)
+            for key in keys.short:
+                _put(index.by_short_number, key, inv.id)
         index.by_customer.setdefault(inv.customer_id, []).append(inv.id)
         index._index_amount(inv, inv.open_minor)
     for customer in customers:
@@ -278,8 +281,7 @@ def build_index(invoices: Sequence[OpenInvoice], customers: Sequence[CustomerInf
             if not key or customer.id in index.by_name.get(key, ()) and key not in index.aliases.get(customer.id, {}):
                 continue  # empty, or the customer's own name
             accounts = index.aliases.setdefault(customer.id, {}).setdefault(key, set())
-            if alias_iban:
-                accounts.add(_compact_iban(alias_iban))
+            accounts.add(_compact_iban(alias_iban) if alias_iban else "")
             if customer.id not in index.by_name.get(key, ()):
                 index.by_name.setdefault(key, []).append(customer.id)
         index.not_payers.update((customer.id, key) for key in customer.not_payers)
@@ -390,17 +392,29 @@ def _number_strength(key: str, after_word: bool) -> int:
 def _collect_numbers(text: str, index: MatchIndex, usable: _Usable, ev: _Evidence, amount: int) -> None:
     keys = text_number_keys(text)
     hits: list[tuple[int, int, int, int, str]] = []  # start, end, invoice, points, key
+    shaped: list[tuple[int, int]] = []  # spans written like one of our numbers
     for tk in keys:
+        found = False
         for key in (tk.key, tk.stripped) if tk.stripped != tk.key else (tk.key,):
             points = _number_strength(key, tk.after_word)
             if not points:
                 continue
             for inv_id in _ids(index.by_number, key):
                 hits.append((tk.start, tk.end, inv_id, points, key))
-    # keep the longest matches: "LV-2026-10" is not also evidence for an invoice "10"
-    kept = hits if len(hits) < 2 else [
+                found = True
+            if tk.isolated:
+                for inv_id in _ids(index.by_short_number, key):
+                    hits.append((tk.start, tk.end, inv_id, points, key))
+                    found = True
+        if not found and tk.key[-1].isdigit() and _shape(tk.key) in index.number_shapes:
+            shaped.append((tk.start, tk.end))
+    # keep the longest matches: "LV-2026-10" is not also evidence for an invoice "10";
+    # and nothing inside a number written like ours that is no open invoice (a paid
+    # INV-2026-00012 quoted again says nothing about an open INV-2026-02026)
+    spans = [(o[0], o[1]) for o in hits] + shaped
+    kept = hits if len(spans) < 2 else [
         h for h in hits
-        if not any(o[0] <= h[0] and h[1] <= o[1] and (o[1] - o[0]) > (h[1] - h[0]) for o in hits)
+        if not any(o[0] <= h[0] and h[1] <= o[1] and (o[1] - o[0]) > (h[1] - h[0]) for o in spans)
     ]
     for _, _, inv_id, points, key in kept:
         number = index.invoices[inv_id].number
@@ -411,7 +425,7 @@ def _collect_numbers(text: str, index: MatchIndex, usable: _Usable, ev: _Evidenc
             # paid already (a double payment?) or in another currency: no other invoice
             # of the customer should be paid by this on the amount alone
             ev.foreign.append(f"{number} (not open)")
-    if not hits:
+    if not kept:
         # the text names no invoice of ours exactly (an exact hit on a paid invoice is
         # a double payment, not a typo of its neighbour)
         _collect_foreign(keys, index, ev)
@@ -662,7 +676,9 @@ def _name_score(payer: PreparedName, customer_id: int, index: MatchIndex, payer_
     unless it comes from another account than the confirmed one(s): then it is most
     likely a namesake, and only the customer's own name counts."""
     accounts = index.aliases.get(customer_id, {}).get(payer.sorted_tokens)
-    if accounts is not None and (not accounts or not payer_iban or _compact_iban(payer_iban) in accounts):
+    # confirmed from an account: counts from that account (or from none); confirmed
+    # from a payment without an account (""): counts only for payments without one
+    if accounts is not None and (not payer_iban or _compact_iban(payer_iban) in accounts):
         return 100
     return prepared_similarity(payer, index.customer_names[customer_id])
 

@@ -140,6 +140,9 @@ class NumberKeys:
 
     full: str  # compact form, e.g. LV20260101
     variants: tuple[str, ...]  # full without leading zeros; digits after a letter prefix
+    # the running number alone ("12", "INV12" for INV-2026-00012): only ever matched by
+    # a text key that stands alone (TextKey.isolated), never one inside a longer number
+    short: tuple[str, ...] = ()
 
 
 def number_keys(number: str) -> NumberKeys:
@@ -164,13 +167,16 @@ def number_keys(number: str) -> NumberKeys:
     if len(tokens) >= 2 and tokens[0].isalpha() and not tokens[1].isalpha():
         add("".join(tokens[1:]))
         add("".join(stripped[1:]))
-    if len(tokens) >= 3 and tokens[-1].isdigit() and tokens[-2].isdigit():
+    short: list[str] = []
+    seq = stripped[-1] if tokens else ""
+    if len(tokens) >= 3 and tokens[-1].isdigit() and tokens[-2].isdigit() and seq not in stripped[:-1]:
         # a series with a year: payers quote the running number alone ("Rēķins Nr. 12",
-        # "INV-0012" for INV-2026-00012); the engine weighs bare digits as weak evidence
-        add(stripped[-1])
+        # "INV-0012" for INV-2026-00012). Not when it reads like another part of the
+        # number (INV-2026-02026: "2026" is the year of every invoice).
+        short.append(seq)
         if tokens[0].isalpha():
-            add(tokens[0] + stripped[-1])
-    return NumberKeys(full, tuple(variants))
+            short.append(tokens[0] + seq)
+    return NumberKeys(full, tuple(variants), tuple(k for k in short if k != full and k not in variants))
 
 
 class TextKey(NamedTuple):
@@ -182,6 +188,9 @@ class TextKey(NamedTuple):
     word_led: bool  # starts with an invoice word itself ("INV0012"): never a quoted reference
     start: int  # token span, to prefer the longest match
     end: int
+    # no digits joined on either side: the whole of a number as written, not a part of
+    # a longer one ("12" in "Nr. 12", not in "2026-12"; "INV2026" in "INV-2026" alone)
+    isolated: bool = False
 
 
 def _mask(text: str) -> str:
@@ -222,6 +231,9 @@ def text_number_keys(text: str) -> tuple[TextKey, ...]:
         _joinable(upper, matches[j - 1].end(), matches[j].start()) for j in range(1, len(matches))
     ]
     is_word = [tok in INVOICE_WORDS for tok in tokens]
+    digit_joined_before = [j > 0 and joins[j] and tokens[j - 1][0].isdigit() for j in range(len(tokens))]
+    digit_joined_after = [j + 1 < len(tokens) and joins[j + 1] and tokens[j + 1][0].isdigit()
+                          for j in range(len(tokens))]
     keys: list[TextKey] = []
     for i, first in enumerate(tokens):
         after_word = i > 0 and is_word[i - 1] and joins[i]
@@ -237,7 +249,8 @@ def text_number_keys(text: str) -> tuple[TextKey, ...]:
             stripped += _strip_token(tok)  # per token, as number_keys does
             has_digit = has_digit or tok[0].isdigit()
             if has_digit:
-                keys.append(TextKey(key, stripped, after_word, is_word[i], i, j + 1))
+                isolated = not digit_joined_before[i] and not digit_joined_after[j]
+                keys.append(TextKey(key, stripped, after_word, is_word[i], i, j + 1, isolated))
     return tuple(keys)
 
 

@@ -151,6 +151,8 @@ def _apply_to(session: Session, merchant_id: int, tx: BankTransaction, invoices:
               confidence: int) -> list[str]:
     if tx.credit_debit != "CRDT" or tx.reversal or tx.status != "BOOK":
         raise ReviewError(f"bank transaction {tx.id} is not a booked incoming payment")
+    if tx.reversed_by_id is not None or tx.match_status in ("reversed", "reversal"):
+        raise ReviewError(f"bank transaction {tx.id} was taken back by the bank: there is no money to apply")
     if tx.match_status == "applied":
         raise ReviewError(f"bank transaction {tx.id} is already applied; undo it first")
     remaining = tx.amount_minor
@@ -213,16 +215,25 @@ def reject(session: Session, merchant_id: int, suggestion_id: int) -> None:
     # What the suggestion got wrong may be the invoice, not the customer: a payer who is
     # established as this customer (their IBAN on record, their own name) is not turned
     # into a stranger by one rejection.
-    known_ibans = {i.iban for i in customer.ibans}
-    if tx.counterparty_iban and tx.counterparty_iban not in known_ibans:
-        _verdict(session, merchant_id, customer.id, "iban", tx.counterparty_iban, "rejected", tx.id)
-    if tx.counterparty_name and name_similarity(tx.counterparty_name, customer.name) < NAME_STRONG:
+    if tx.counterparty_name and name_similarity(tx.counterparty_name, customer.name) >= NAME_STRONG:
+        return  # the customer's own name: the invoice was wrong, not the payer
+    if tx.counterparty_name:
         confirmed = session.scalar(select(PayerVerdict.id).where(
             PayerVerdict.merchant_id == merchant_id, PayerVerdict.customer_id == customer.id,
             PayerVerdict.kind == "name", PayerVerdict.value == tx.counterparty_name[:200],
             PayerVerdict.verdict == "confirmed"))
-        if confirmed is None:
-            _verdict(session, merchant_id, customer.id, "name", tx.counterparty_name, "rejected", tx.id)
+        if confirmed is not None:
+            return  # a person confirmed this payer for the customer before
+        _verdict(session, merchant_id, customer.id, "name", tx.counterparty_name, "rejected", tx.id)
+    known_ibans = {_compact(i.iban) for i in customer.ibans}
+    if tx.counterparty_iban and _compact(tx.counterparty_iban) not in known_ibans:
+        _verdict(session, merchant_id, customer.id, "iban", _compact(tx.counterparty_iban), "rejected", tx.id)
+
+
+def _compact(iban: str) -> str:
+    """An IBAN as the matcher compares it: no spaces, upper case (the camt schema allows
+    lower-case letters; a registered IBAN must not pass for another account)."""
+    return "".join(iban.split()).upper()
 
 
 def _confirm_payer(session: Session, merchant_id: int, tx: BankTransaction, customer_id: int) -> None:

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from reconciliation.engine import build_index, match, match_payments
 from reconciliation.model import (
     Allocation,
+    PayerAlias,
     CustomerInfo,
     IncomingPayment,
     MatchResult,
@@ -362,11 +363,21 @@ def test_a_confirmed_payer_name_is_as_good_as_the_customers_own() -> None:
     payment = pay(12100, payer_name="BERZINS JANIS", payer_iban="LV97HABA0012345678910")
     [before] = match([payment], invoices, CUSTOMERS)
     assert before.decision != "apply" and "name_similar" not in codes(before)
-    taught = [replace(ACME, aliases=("Jānis Bērziņš",)), BETA, OLEG]
+    alias = PayerAlias("Jānis Bērziņš", "LV97 HABA 0012 3456 7891 0")
+    taught = [replace(ACME, aliases=(alias,)), BETA, OLEG]
     [after] = match([payment], invoices, taught)
     assert after.decision == "suggest" and after.best is not None and after.best.invoice_ids == (1,)
     assert "name_similar" in codes(after)
-    taught = [replace(ACME, aliases=("Jānis Bērziņš",), ibans=(*ACME.ibans, "LV97HABA0012345678910")), BETA, OLEG]
+    # the same name from another account is most likely a namesake: not Acme's payer
+    [other] = match([replace(payment, payer_iban="LV80BANK0000435195001X")], invoices, taught)
+    assert "name_similar" not in codes(other)
+    # a name confirmed from a payment without an account counts only without one
+    taught_blind = [replace(ACME, aliases=("Jānis Bērziņš",)), BETA, OLEG]
+    [r] = match([payment], invoices, taught_blind)
+    assert "name_similar" not in codes(r)
+    [r] = match([replace(payment, payer_iban=None)], invoices, taught_blind)
+    assert "name_similar" in codes(r)
+    taught = [replace(ACME, aliases=(alias,), ibans=(*ACME.ibans, "LV97HABA0012345678910")), BETA, OLEG]
     [learned] = match([payment], invoices, taught)
     assert applied(learned)[0].invoice_id == 1
 
@@ -412,3 +423,14 @@ def test_a_slip_in_the_number_that_names_another_open_invoice_is_not_applied() -
     # the number right, the amount a part: an ordinary partial payment, applied
     [r] = match([pay(2000, texts=("Rēķins INV-2026-03731",), payer_name="JONAS SAKALAUSKAS")], invoices, namesakes)
     assert applied(r)[0] == Allocation(1, 2000)
+
+
+def test_a_quoted_number_that_is_no_open_invoice_says_nothing_about_others() -> None:
+    """Found by attacking: INV-2026-02026 was indexed as 'INV2026', and every text
+    quoting another INV-2026-… (a paid one, a wrong one) applied to it at 90."""
+    invoices = [inv(1, "INV-2026-02026", 1, 5000), inv(2, "INV-2026-00500", 2, 9900)]
+    for text in ("INV-2026-00012", "Apmaksa INV-2026-13", "Payment 2026"):
+        [r] = match([pay(5000, texts=(text,), payer_name="Gamma UAB")], invoices, CUSTOMERS)
+        assert r.decision != "apply", (text, r)
+    [r] = match([pay(5000, texts=("INV-2026-2026",), payer_name="Gamma UAB")], invoices, CUSTOMERS)
+    assert applied(r)[0].invoice_id == 1  # the number itself, zeros dropped: still found

@@ -388,7 +388,7 @@ def test_what_a_person_decides_is_remembered(factory: sessionmaker[Session]) -> 
 
     mid = _setup(factory)
     with factory() as s, s.begin():
-        c2 = customer(s, mid, "Beta SIA", code="C2")
+        c2 = customer(s, mid, "Beta Serviss SIA", code="C2")
         invoice(s, mid, "INV-3", c2, "80.00")
         invoice(s, mid, "INV-4", c2, "80.00")
     mother = "LV97HABA0012345678910"
@@ -406,16 +406,53 @@ def test_what_a_person_decides_is_remembered(factory: sessionmaker[Session]) -> 
                                                  stmt_id="ST-2", msg_id="MSG-2", day="2026-12-03"))
     assert report.count("applied") == 1 and _inv(factory, "INV-5").status == "paid"
 
-    # someone named like Beta pays 80.00: suggested for one of Beta's two 80.00 invoices, rejected
+    # someone with a name like Beta's pays 80.00: suggested for one of Beta's two 80.00
+    # invoices, rejected (a payer with Beta's own name would not be: the invoice, not the
+    # payer, would have been wrong)
     stranger = "LT121000011101001000"
-    _import(factory, mid, statement_xml([Pay("80.00", "BETA", iban=stranger, text="x")],
+    _import(factory, mid, statement_xml([Pay("80.00", "BETA SERV", iban=stranger, text="x")],
                                         stmt_id="ST-3", msg_id="MSG-3", day="2026-12-04"))
     with factory() as s, s.begin():
         [item] = review.open_suggestions(s, mid)
         assert item.suggestion.candidates[0]["invoices"][0] in ("INV-3", "INV-4")
         review.reject(s, mid, item.suggestion.id)
-    _import(factory, mid, statement_xml([Pay("80.00", "BETA", iban=stranger, text="y")],
+    _import(factory, mid, statement_xml([Pay("80.00", "BETA SERV", iban=stranger, text="y")],
                                         stmt_id="ST-4", msg_id="MSG-4", day="2026-12-05"))
     with factory() as s:
         suggested = [c["invoices"] for it in review.open_suggestions(s, mid) for c in it.suggestion.candidates]
         assert not any(set(inv) & {"INV-3", "INV-4"} for inv in suggested), suggested
+
+
+def test_rejecting_the_wrong_invoice_of_the_right_payer_does_not_block_them(factory: sessionmaker[Session]) -> None:
+    """Found by attacking: 'reject' is the natural answer when kvits picked the wrong one
+    of two equal invoices; the customer's own account (even written in lower case) or
+    own name must not become 'not this customer'."""
+    from reconciliation.models import PayerVerdict
+
+    mid = _setup(factory)
+    with factory() as s, s.begin():
+        invoice(s, mid, "INV-9", "C1", "250.00")  # INV-2 and INV-9: two open 250.00
+        upsert = s.scalar(select(Invoice).where(Invoice.number == "INV-9"))
+        assert upsert is not None
+    _import(factory, mid, statement_xml([Pay("250.00", "SIA Vējš", iban="lv97haba0012345678910", text="x")]))
+    with factory() as s, s.begin():
+        [item] = review.open_suggestions(s, mid)
+        review.reject(s, mid, item.suggestion.id)
+    with factory() as s:
+        assert s.scalar(select(func.count()).select_from(PayerVerdict)) == 0
+    report = _import(factory, mid, statement_xml([Pay("100.00", "SIA Vējš", iban="lv97haba0012345678910", rf=RF1)],
+                                                 stmt_id="ST-2", msg_id="MSG-2", day="2026-11-05"))
+    assert report.count("applied") == 1
+
+
+def test_a_reversed_credit_cannot_be_assigned(factory: sessionmaker[Session]) -> None:
+    mid = _setup(factory)
+    credit = Pay("100.00", "Nobody", e2e="E-9", text="x")
+    reversal = Pay("100.00", "Nobody", e2e="E-9", side="DBIT", reversal=True)
+    _import(factory, mid, statement_xml([credit, reversal]))
+    with factory() as s, s.begin():
+        tx = s.scalar(select(BankTransaction).where(BankTransaction.credit_debit == "CRDT"))
+        assert tx is not None and tx.match_status == "reversed"
+        with pytest.raises(review.ReviewError, match="taken back by the bank"):
+            review.assign(s, mid, tx.id, ["INV-1"])
+    assert _inv(factory, "INV-1").status == "issued"

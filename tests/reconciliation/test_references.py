@@ -78,9 +78,12 @@ def test_compact_and_zero_stripping() -> None:
 def test_number_keys() -> None:
     assert number_keys("LV-2026-0101").full == "LV20260101"
     # zeros are dropped per number part as written: LV 2026 0101 -> LV2026101
-    assert number_keys("LV-2026-0101").variants == ("LV2026101", "20260101", "2026101", "101", "LV101")
+    assert number_keys("LV-2026-0101").variants == ("LV2026101", "20260101", "2026101")
     # the running number alone, as payers quote it ("Rēķins Nr. 46", "INV-0046")
-    assert number_keys("INV-2026-0046").variants == ("INV202646", "20260046", "202646", "46", "INV46")
+    assert number_keys("INV-2026-0046").variants == ("INV202646", "20260046", "202646")
+    assert number_keys("INV-2026-0046").short == ("46", "INV46")
+    # ... unless it reads like another part of the number: every INV-2026-… has "2026"
+    assert number_keys("INV-2026-02026").short == ()
     assert number_keys("INV-0012").variants == ("INV12", "0012", "12")
     assert number_keys("12").variants == ()
 
@@ -112,9 +115,19 @@ def test_invoice_number_found_through_separators_and_words(text: str) -> None:
 )
 def test_leading_zeros_of_each_part_do_not_matter(number: str, text: str) -> None:
     """The payer drops (or adds) zeros in any part of the number, not only the first."""
-    invoice_keys = {number_keys(number).full, *number_keys(number).variants}
-    text_keys = {k.stripped for k in text_number_keys(text)} | {k.key for k in text_number_keys(text)}
-    assert invoice_keys & text_keys
+    keys = number_keys(number)
+    found = text_number_keys(text)
+    text_keys = {k.stripped for k in found} | {k.key for k in found}
+    isolated = {k.stripped for k in found if k.isolated} | {k.key for k in found if k.isolated}
+    assert {keys.full, *keys.variants} & text_keys or set(keys.short) & isolated
+
+
+def test_a_running_number_inside_a_longer_number_is_not_isolated() -> None:
+    """'INV2026' and '2026' inside 'INV-2026-00012' are parts of that number: they must
+    not match an invoice INV-2026-02026 by its running number."""
+    found = {k.key: k.isolated for k in text_number_keys("INV-2026-00012")}
+    assert found["INV2026"] is False and found["2026"] is False and found["INV202600012"] is True
+    assert {k.key: k.isolated for k in text_number_keys("Rēķins Nr. 12")}["12"] is True
 
 
 def test_short_number_after_invoice_word_is_marked() -> None:
