@@ -87,10 +87,23 @@ def write(document: Document, target: Target, *, version: str | None = None) -> 
     _Writer(kind, chosen).document(document, target)
 
 
+_CURRENCY = re.compile(r"[A-Z]{3}")
+# XML 1.0 cannot carry C0 controls, U+FFFE/U+FFFF or lone surrogates; the reader strips
+# spaces at the ends, so a value with them would not read back equal
+_NOT_XML_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def _amount(value: Decimal, currency: str) -> str:
     """The amount with exactly its currency's decimals; more digits are refused."""
+    if not _CURRENCY.fullmatch(currency or ""):
+        raise CamtWriteError(f"currency {currency!r} is not an ISO 4217 code")
+    if not value.is_finite():
+        raise CamtWriteError(f"amount {value} is not a number")
     if value < 0:
         raise CamtWriteError(f"negative amount {value} {currency}: camt carries the side in CdtDbtInd")
+    value = value.copy_abs()  # -0.00 is 0.00
+    if value.adjusted() >= 18:
+        raise CamtWriteError(f"amount {value} {currency} has more than 18 digits")
     digits = minor_unit(currency)
     exact = value.quantize(Decimal(1).scaleb(-digits))
     if exact != value:
@@ -105,6 +118,9 @@ _IBAN = re.compile(r"[A-Z]{2}[0-9]{2}[a-zA-Z0-9]{1,30}")
 
 
 def _datetime(value: datetime) -> str:
+    offset = value.utcoffset()
+    if offset is not None and offset.total_seconds() % 60:
+        raise CamtWriteError(f"time zone offset {offset} of {value} is not whole minutes (xs:dateTime)")
     return value.isoformat()
 
 
@@ -131,8 +147,23 @@ class _Writer:
             return
         if limit is not None and len(value) > limit:
             raise CamtWriteError(f"{name} is longer than {limit} characters: {value[:40]!r}…")
+        if not value.strip() or value != value.strip():
+            raise CamtWriteError(f"{name} {value!r} is empty or has spaces at its ends, which do not read back")
+        if _NOT_XML_TEXT.search(value):
+            raise CamtWriteError(f"{name} {value[:40]!r} holds characters XML cannot carry")
         with self.f.element(self.q(name), attrs):
             self.f.write(value)
+
+    def side(self, value: str | None) -> None:
+        if value not in ("CRDT", "DBIT"):
+            raise CamtWriteError(f"credit/debit indicator {value!r} is neither CRDT nor DBIT")
+        self.leaf("CdtDbtInd", value)
+
+    def count(self, name: str, value: int | None) -> None:
+        if value is not None:
+            if not 0 <= value < 10**18:
+                raise CamtWriteError(f"{name} {value} is not a whole number of 0 to 18 digits")
+            self.leaf(name, str(value))
 
     def money(self, name: str, value: Decimal, currency: str) -> None:
         self.leaf(name, _amount(value, currency), Ccy=currency)
@@ -174,7 +205,9 @@ class _Writer:
     def group_header(self, document: Document) -> None:
         message = document.message
         with self.el("GrpHdr"):
-            self.leaf("MsgId", message.message_id or "", 35)
+            if not message.message_id:
+                raise CamtWriteError("the group header needs its message id (MsgId)")
+            self.leaf("MsgId", message.message_id, 35)
             if message.created is None:
                 raise CamtWriteError("the group header needs its creation time (CreDtTm)")
             self.leaf("CreDtTm", _datetime(message.created))
@@ -186,15 +219,15 @@ class _Writer:
 
     def statement(self, header: StatementHeader, entries: tuple[Entry, ...]) -> None:
         with self.el(self.statement_tag):
-            self.leaf("Id", header.id or "", 35)
+            if not header.id:
+                raise CamtWriteError(f"a {self.statement_tag} needs its id")
+            self.leaf("Id", header.id, 35)
             if header.pagination is not None and self.number >= 8:
                 with self.el(f"{self.statement_tag}Pgntn"):
                     self.leaf("PgNb", str(header.pagination.page), 5)
                     self.leaf("LastPgInd", "true" if header.pagination.last_page else "false")
-            if header.electronic_sequence is not None:
-                self.leaf("ElctrncSeqNb", str(header.electronic_sequence))
-            if header.legal_sequence is not None:
-                self.leaf("LglSeqNb", str(header.legal_sequence))
+            self.count("ElctrncSeqNb", header.electronic_sequence)
+            self.count("LglSeqNb", header.legal_sequence)
             if header.created is not None:
                 self.leaf("CreDtTm", _datetime(header.created))
             elif self.number < 8:
@@ -250,7 +283,7 @@ class _Writer:
                 self.code_or_proprietary("CdOrPrtry", balance.type_code,
                                          codes=_BALANCE_CODES_V02 if self.number < 8 else None)
             self.money("Amt", balance.amount, balance.currency)
-            self.leaf("CdtDbtInd", balance.credit_debit)
+            self.side(balance.credit_debit)
             if balance.date is None and balance.datetime is None:
                 raise CamtWriteError(f"balance {balance.type_code} needs a date")
             self.date_choice("Dt", balance.date, balance.datetime)
@@ -260,7 +293,7 @@ class _Writer:
             if count is None and total is None:
                 return
             with self.el(name):
-                self.leaf("NbOfNtries", None if count is None else str(count))
+                self.count("NbOfNtries", count)
                 self.leaf("Sum", None if total is None else _amount(total, currency))
 
         with self.el("TxsSummry"):
@@ -273,7 +306,7 @@ class _Writer:
         with self.el("Ntry"):
             self.leaf("NtryRef", entry.entry_reference, 35)
             self.money("Amt", entry.amount, entry.currency)
-            self.leaf("CdtDbtInd", entry.credit_debit)
+            self.side(entry.credit_debit)
             if entry.reversal:
                 self.leaf("RvslInd", "true")
             if self.number >= 8:
@@ -293,7 +326,7 @@ class _Writer:
                 with self.el("NtryDtls"):
                     if entry.batch_count is not None or entry.batch_sum is not None:
                         with self.el("Btch"):
-                            self.leaf("NbOfTxs", None if entry.batch_count is None else str(entry.batch_count), 15)
+                            self.count("NbOfTxs", entry.batch_count)
                             if entry.batch_sum is not None:
                                 self.money("TtlAmt", entry.batch_sum, entry.currency)
                     for tx in details:
@@ -353,7 +386,8 @@ class _Writer:
 
     def charge_body(self, charge: Charge) -> None:
         self.money("Amt", charge.amount, charge.currency)
-        self.leaf("CdtDbtInd", charge.credit_debit)
+        if charge.credit_debit is not None:
+            self.side(charge.credit_debit)
         if self.number >= 4 and charge.included is not None:
             self.leaf("ChrgInclInd", "true" if charge.included else "false")
         if charge.type_code is not None:
@@ -369,7 +403,7 @@ class _Writer:
                 if tx.amount_source == "unknown":
                     raise CamtWriteError("a transaction without a known amount cannot be written from .001.04 on")
                 self.money("Amt", tx.amount, tx.currency)
-                self.leaf("CdtDbtInd", tx.credit_debit)
+                self.side(tx.credit_debit)
                 self.amount_details(tx.amount_details)
             else:
                 own = Money(tx.amount, tx.currency) if tx.amount_source in ("own", "entry") else None

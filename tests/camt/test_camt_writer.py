@@ -157,6 +157,51 @@ def test_what_the_schema_cannot_hold_is_refused(change, needle: str) -> None:  #
         to_bytes(_doc((bad,)), version="001.02")
 
 
+@pytest.mark.parametrize(
+    ("value", "needle"),
+    [
+        ("a\x01b", "characters XML cannot carry"),
+        ("a\ud800b", "characters XML cannot carry"),
+        ("a\uffffb", "characters XML cannot carry"),
+        (" padded ", "spaces at its ends"),
+        ("", "empty"),
+    ],
+)
+def test_texts_that_would_not_read_back_are_refused(value: str, needle: str) -> None:
+    """Found by attacking the writer: such values raised ValueError or
+    UnicodeEncodeError, or were written and read back changed."""
+    entry = ENTRIES[0]
+    tx = entry.transactions[0]
+    bad_tx = tx.__class__(**{**_fields(tx), "references": camt.References(end_to_end_id=value)})
+    bad = entry.__class__(**{**_fields(entry), "transactions": (bad_tx,)})
+    with pytest.raises(CamtWriteError, match=needle):
+        to_bytes(_doc((bad,)), version="001.08")
+
+
+@pytest.mark.parametrize(
+    ("change", "needle"),
+    [
+        (lambda e: {"amount": Decimal("NaN")}, "is not a number"),
+        (lambda e: {"currency": "eur"}, "not an ISO 4217 code"),
+        (lambda e: {"credit_debit": "X"}, "neither CRDT nor DBIT"),
+        (lambda e: {"booking_date": None, "booking_datetime": datetime(2026, 11, 3, 10, tzinfo=timezone(timedelta(seconds=3607)))},
+         "not whole minutes"),
+    ],
+)
+def test_values_outside_their_type_are_refused(change, needle: str) -> None:  # type: ignore[no-untyped-def]
+    entry = ENTRIES[2]
+    bad = entry.__class__(**{**_fields(entry), **change(entry)})
+    with pytest.raises(CamtWriteError, match=needle):
+        to_bytes(_doc((bad,)), version="001.02")
+
+
+def test_a_negative_zero_is_written_as_zero() -> None:
+    entry = ENTRIES[2]
+    zero = entry.__class__(**{**_fields(entry), "amount": Decimal("-0.00")})
+    assert b'<Amt Ccy="EUR">0.00</Amt>' in to_bytes(_doc((zero,), balances=(
+        camt.Balance("OPBD", Decimal("1.00"), "EUR", "CRDT", date=date(2026, 11, 1)),)))
+
+
 def test_unknown_version_and_kind_are_refused() -> None:
     with pytest.raises(CamtWriteError, match="unknown camt version"):
         to_bytes(_doc(ENTRIES), version="001.99")
