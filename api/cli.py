@@ -451,23 +451,32 @@ def review_main(ctx: typer.Context) -> None:
 
 
 def _print_suggestions(items: list[SuggestionView]) -> None:
+    """One block per suggestion: its id and the transaction's (for accept / reject and
+    assign / undo), the payment, payer and reference in full, then each candidate with
+    its confidence and reasons - nothing cut, whatever the terminal's width."""
     from rich.table import Table
 
     from api import render
 
-    table = Table(title="Suggestions waiting for review")
-    for col in ("id", "payment", "payer", "reference", "candidates (confidence: reasons)"):
-        table.add_column(col)
+    out.print("[bold]Suggestions waiting for review[/]")
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column()
     for it in items:
         tx = it.transaction
+        ref = " ".join([*tx.creditor_references, tx.remittance]).strip()
+        head = (f"[bold]{render.money(tx.amount_minor, tx.currency)} {tx.currency}[/] from "
+                f"{escape(tx.counterparty_name or '(no name)')}"
+                + (f" · {escape(tx.counterparty_iban)}" if tx.counterparty_iban else "")
+                + (f"\n[dim]{escape(ref)}[/]" if ref else ""))
         cands = "\n".join(
-            escape(f"{n}. {', '.join(c['invoices'])} ({c['confidence']}: {'; '.join(c['reasons'])})")
+            f"{n}. [bold]{escape(', '.join(c['invoices']))}[/] ({c['confidence']}): "
+            + escape("; ".join(dict.fromkeys(c["reasons"])))
             for n, c in enumerate(it.suggestion.candidates, start=1)
         )
-        ref = " ".join([*tx.creditor_references, tx.remittance])
-        table.add_row(str(it.suggestion.id), f"{render.money(tx.amount_minor, tx.currency)} {tx.currency}",
-                      escape(tx.counterparty_name or ""), escape(ref[:40]), cands)
-    out.print(table)
+        grid.add_row(f"#{it.suggestion.id}\ntx {tx.id}", f"{head}\n{cands}")
+        grid.add_row("", "")
+    out.print(grid)
 
 
 @review_app.command("list")
