@@ -430,7 +430,9 @@ def _collect_numbers(text: str, index: MatchIndex, usable: _Usable, ev: _Evidenc
         # a double payment, not a typo of its neighbour)
         _collect_foreign(keys, index, ev)
         _collect_typos(text, keys, index, usable, ev)
-    elif all(usable(h[2]) and index.open_minor[h[2]] != amount for h in kept):
+    elif index.by_amount.get((usable.currency, amount)) and all(
+        usable(h[2]) and index.open_minor[h[2]] != amount for h in kept
+    ):
         # open invoices named, none for this amount: "00102" may be a slip for "00012",
         # whose amount it is - its typo neighbours are candidates too (weak ones)
         _collect_typos(text, keys, index, usable, ev)
