@@ -445,9 +445,24 @@ def review_main(ctx: typer.Context) -> None:
                 else:
                     numbers = reviews.accept(session, mid, sid, candidate=int(answer) - 1 if answer != "a" else 0)
                     kept = reviews.credit_kept(session, item.transaction.id)
-                    out.print(f"suggestion {sid} accepted: paid {escape(', '.join(numbers))}{escape(kept)}")
+                    out.print(f"suggestion {sid} accepted: {escape(_outcome(session, mid, numbers))}{escape(kept)}")
         except ReviewError as exc:  # decided elsewhere meanwhile, or the invoice changed
             say_error(str(exc))
+
+
+def _outcome(session, merchant_id: int, numbers: list[str]) -> str:  # type: ignore[no-untyped-def]
+    """'INV-1 paid, INV-2 partially paid (12.00 EUR still open)': what the invoices are now."""
+    from core.money import format_minor
+    from invoices import service as invoices
+
+    parts = []
+    for number in numbers:
+        inv = invoices.find_invoice(session, merchant_id, number)
+        if inv.status == "paid":
+            parts.append(f"{number} paid")
+        else:
+            parts.append(f"{number} {inv.status.replace('_', ' ')} ({format_minor(inv.open_minor, inv.currency)} still open)")
+    return ", ".join(parts)
 
 
 def _print_suggestions(items: list[SuggestionView]) -> None:
@@ -509,7 +524,8 @@ def review_accept(
         numbers = reviews.accept(session, mid, suggestion_id, invoice_number=invoice, candidate=candidate - 1)
         sug = session.get(Suggestion, suggestion_id)
         kept = reviews.credit_kept(session, sug.bank_transaction_id) if sug is not None else ""
-    out.print(f"suggestion {suggestion_id} accepted: paid {escape(', '.join(numbers))}{escape(kept)}")
+        outcome = _outcome(session, mid, numbers)
+    out.print(f"suggestion {suggestion_id} accepted: {escape(outcome)}{escape(kept)}")
 
 
 @review_app.command("reject")
@@ -530,9 +546,11 @@ def review_assign(transaction_id: int, invoice: Annotated[list[str], typer.Argum
 
     rt = State.rt()
     with rt.unit() as session:
-        numbers = reviews.assign(session, rt.merchant_id(session), transaction_id, invoice)
+        mid = rt.merchant_id(session)
+        numbers = reviews.assign(session, mid, transaction_id, invoice)
         kept = reviews.credit_kept(session, transaction_id)
-    out.print(f"transaction {transaction_id} applied to {escape(', '.join(numbers))}{escape(kept)}")
+        outcome = _outcome(session, mid, numbers)
+    out.print(f"transaction {transaction_id} applied: {escape(outcome)}{escape(kept)}")
 
 
 @review_app.command("undo")
@@ -609,6 +627,9 @@ def main() -> None:
         if hasattr(exc, "format_message") and isinstance(exit_code, int):
             # a usage error of the command line parser (typer vendors click): one line too
             ctx = getattr(exc, "ctx", None)
+            if not exc.format_message().strip() and ctx is not None:  # no arguments: the help
+                print(ctx.get_help())
+                sys.exit(0)
             where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
             say_error(f"{exc.format_message()}{where}")
             sys.exit(exit_code)
@@ -619,7 +640,9 @@ def main() -> None:
             if isinstance(exc, IntegrityError):
                 say_error(f"the database refused a duplicate or invalid row: {first}")
             elif isinstance(exc, OperationalError):
-                say_error(f"database unavailable: {first}")
+                hint = (" - the schema is missing or old: run 'kvits db upgrade'"
+                        if "no such table" in first or "does not exist" in first else "")
+                say_error(f"database unavailable: {first}{hint}")
             else:
                 say_error(f"database error: {exc.__class__.__name__}: {first}")
             sys.exit(1)

@@ -69,7 +69,8 @@ def run(rt: Runtime, console: Console, statement: Path | None) -> None:
     elif existing:
         console.print("customers and invoices already there")
     else:
-        console.print("[yellow]no booked incoming payment in this file to write an invoice for[/]")
+        console.print("[yellow]no invoice created: no booked incoming payment in this file says who paid "
+                      "(no payer name, account or reference) - nothing an invoice could be found by[/]")
 
     options = ImportOptions(
         max_bytes=rt.settings.max_statement_bytes,

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import string
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.errors import KvitsError
@@ -41,6 +42,20 @@ class Settings(BaseSettings):
     # Pattern of new invoice numbers; {year} and {seq} are filled in.
     invoice_number_pattern: str = "INV-{year}-{seq:05d}"
 
+    @field_validator("invoice_number_pattern")
+    @classmethod
+    def _pattern_makes_new_numbers(cls, value: str) -> str:
+        """Every number of the series must differ: {seq} is required, {year} optional,
+        nothing else (a pattern without {seq} gave the same number forever)."""
+        try:
+            fields = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
+            first, second = value.format(year=2026, seq=1), value.format(year=2026, seq=2)
+        except (ValueError, KeyError, IndexError) as exc:
+            raise ValueError(f"is not a pattern of {{year}} and {{seq}}: {exc}") from None
+        if "seq" not in fields or fields - {"year", "seq"} or first == second or not 1 <= len(first) <= 64:
+            raise ValueError("needs {seq} (and may have {year}), nothing else, e.g. INV-{year}-{seq:05d}")
+        return value
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
@@ -55,6 +70,6 @@ def get_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         problems = "; ".join(
-            f"KVITS_{'_'.join(map(str, e['loc'])).upper()}={e.get('input')!r}: {e['msg'].lower()}" for e in exc.errors()
+            f"KVITS_{'_'.join(map(str, e['loc'])).upper()}={e.get('input')!r}: {e['msg'][:1].lower() + e['msg'][1:]}" for e in exc.errors()
         )
         raise ConfigError(f"bad setting {problems}") from None

@@ -225,9 +225,13 @@ def next_number(session: Session, merchant_id: int, pattern: str, year: int) -> 
     if series is None:
         series = InvoiceSeries(merchant_id=merchant_id, pattern=pattern, year=year, next_seq=1)
         session.add(series)
+    seen: set[str] = set()
     while True:
         number = pattern.format(year=year, seq=series.next_seq)
         series.next_seq += 1
+        if number in seen or len(seen) > 100_000:
+            raise InvoiceError(f"the number pattern {pattern!r} gives no free number (last tried {number})")
+        seen.add(number)
         taken = session.scalar(
             select(Invoice.id).where(Invoice.merchant_id == merchant_id, Invoice.number == number)
         )

@@ -584,6 +584,7 @@ def _score(
     customer_name = customer.name if customer else f"#{customer_id}"
     iban_known = customer_id in ev.iban_customers
     iban_other = bool(ev.iban_customers) and not iban_known
+    confirmed = ev.payer is not None and bool(index.aliases) and _is_alias(ev.payer, customer_id, index, payment.payer_iban)
 
     paths: list[list[Reason]] = []
 
@@ -599,7 +600,7 @@ def _score(
             reasons.append(Reason("amount_partial", f"amount {_money(payment.amount_minor, cur)} is less than the open {_money(open_total, cur)}: partial payment", REF_AMOUNT_PARTIAL))
         else:
             reasons.append(Reason("amount_over", f"amount {_money(payment.amount_minor, cur)} exceeds the open {_money(open_total, cur)} by {_money(over, cur)}", REF_AMOUNT_OVER))
-        reasons.extend(_payer_reasons(payment, customer_name, iban_known, iban_other, name_score, settings))
+        reasons.extend(_payer_reasons(payment, customer_name, iban_known, iban_other, name_score, settings, confirmed))
         others = [i for i in ev.refs if i not in ids]
         if others and payment.amount_minor != open_total:
             # "RF of A, number of B" and an amount that is A's only in part: which one?
@@ -620,10 +621,10 @@ def _score(
         if iban_known:
             reasons.append(Reason("iban_known", f"payer IBAN {_compact_iban(payment.payer_iban or '')} is known for customer {customer_name}", CUST_IBAN))
             if name_score >= settings.name_strong:
-                reasons.append(_name_reason(payment, customer_name, name_score, CUST_IBAN_AND_NAME))
+                reasons.append(_name_reason(payment, customer_name, name_score, CUST_IBAN_AND_NAME, confirmed))
         else:
             points = CUST_NAME_STRONG if name_score >= settings.name_strong else CUST_NAME_WEAK
-            reasons.append(_name_reason(payment, customer_name, name_score, points))
+            reasons.append(_name_reason(payment, customer_name, name_score, points, confirmed))
         reasons.extend(proposal.path_reasons)
         reasons.extend(ev.fuzzy[i] for i in ids if i in ev.fuzzy)
         reasons = [r if r.code != "number_fuzzy" else Reason(r.code, r.detail, CUST_FUZZY_NUMBER) for r in reasons]
@@ -673,14 +674,18 @@ def payer_key(kind: str, value: str) -> str:
     return f"name:{prepare_name(value).sorted_tokens}"
 
 
-def _name_score(payer: PreparedName, customer_id: int, index: MatchIndex, payer_iban: str | None) -> int:
-    """Similarity to the customer's name, or 100 for a payer name a person confirmed -
-    unless it comes from another account than the confirmed one(s): then it is most
-    likely a namesake, and only the customer's own name counts."""
+def _is_alias(payer: PreparedName, customer_id: int, index: MatchIndex, payer_iban: str | None) -> bool:
+    """A payer name a person confirmed for the customer, from this account. Confirmed from
+    an account: counts from that account (or from none); confirmed from a payment
+    without an account (""): only for payments without one. From another account the
+    same name is most likely a namesake."""
     accounts = index.aliases.get(customer_id, {}).get(payer.sorted_tokens)
-    # confirmed from an account: counts from that account (or from none); confirmed
-    # from a payment without an account (""): counts only for payments without one
-    if accounts is not None and (not payer_iban or _compact_iban(payer_iban) in accounts):
+    return accounts is not None and (not payer_iban or _compact_iban(payer_iban) in accounts)
+
+
+def _name_score(payer: PreparedName, customer_id: int, index: MatchIndex, payer_iban: str | None) -> int:
+    """Similarity to the customer's name, or 100 for a payer name a person confirmed."""
+    if _is_alias(payer, customer_id, index, payer_iban):
         return 100
     return prepared_similarity(payer, index.customer_names[customer_id])
 
@@ -695,7 +700,11 @@ def _rejected_payer(payment: IncomingPayment, customer_id: int, index: MatchInde
     return None
 
 
-def _name_reason(payment: IncomingPayment, customer_name: str, score: int, points: int) -> Reason:
+def _name_reason(payment: IncomingPayment, customer_name: str, score: int, points: int,
+                 confirmed: bool = False) -> Reason:
+    if confirmed:
+        return Reason("name_similar", f"payer '{payment.payer_name}' was confirmed for customer {customer_name} "
+                      "by a person", points)
     return Reason("name_similar", f"payer name '{payment.payer_name}' ~ '{customer_name}' ({score})", points)
 
 
@@ -706,6 +715,7 @@ def _payer_reasons(
     iban_other: bool,
     name_score: int,
     settings: MatchSettings,
+    confirmed: bool = False,
 ) -> list[Reason]:
     if iban_known:
         return [Reason("iban_known", f"payer IBAN {_compact_iban(payment.payer_iban or '')} is known for customer {customer_name}", REF_IBAN)]
@@ -713,9 +723,9 @@ def _payer_reasons(
     if iban_other:
         reasons.append(Reason("iban_other_customer", f"payer IBAN {_compact_iban(payment.payer_iban or '')} belongs to another customer, not {customer_name}", OTHER_CUSTOMERS_IBAN))
     if name_score >= settings.name_strong:
-        reasons.append(_name_reason(payment, customer_name, name_score, REF_NAME_STRONG))
+        reasons.append(_name_reason(payment, customer_name, name_score, REF_NAME_STRONG, confirmed))
     elif name_score >= settings.name_weak:
-        reasons.append(_name_reason(payment, customer_name, name_score, REF_NAME_WEAK))
+        reasons.append(_name_reason(payment, customer_name, name_score, REF_NAME_WEAK, confirmed))
     return reasons
 
 
@@ -837,7 +847,12 @@ def _proposals(payment: IncomingPayment, index: MatchIndex, settings: MatchSetti
 # --------------------------------------------------------------------------- decision
 
 
-def _decide(payment: IncomingPayment, candidates: list[Candidate], settings: MatchSettings, customer_id: int | None) -> MatchResult:
+def _numbers(invoice_ids: Sequence[int], index: MatchIndex) -> str:
+    return ", ".join(index.invoices[i].number if i in index.invoices else str(i) for i in invoice_ids)
+
+
+def _decide(payment: IncomingPayment, candidates: list[Candidate], settings: MatchSettings, customer_id: int | None,
+            index: MatchIndex) -> MatchResult:
     if not candidates:
         return MatchResult(payment.key, "unmatched", None, (), customer_id)
     best, *rest = candidates
@@ -845,7 +860,7 @@ def _decide(payment: IncomingPayment, candidates: list[Candidate], settings: Mat
     rival = next((c for c in rest if set(c.invoice_ids) != set(best.invoice_ids)), None)
     if rival is not None and best.confidence - rival.confidence <= margin and best.confidence >= settings.auto_apply_at:
         capped = settings.auto_apply_at - 1
-        reason = Reason("ambiguous", f"another explanation scores {rival.confidence} (invoices {', '.join(map(str, rival.invoice_ids))}): a person decides", capped - best.confidence)
+        reason = Reason("ambiguous", f"another explanation scores {rival.confidence} (invoices {_numbers(rival.invoice_ids, index)}): a person decides", capped - best.confidence)
         best = Candidate(best.invoice_ids, best.allocations, best.overpayment_minor, capped, (*best.reasons, reason), best.customer_id)
     if best.confidence >= settings.auto_apply_at and any(r.code == "amount_partial" for r in best.reasons):
         # a part of one invoice, while another candidate is paid by it exactly: the named
@@ -854,7 +869,7 @@ def _decide(payment: IncomingPayment, candidates: list[Candidate], settings: Mat
                       and any(r.code in ("amount_exact", "amount_sum") for r in c.reasons)), None)
         if exact is not None:
             capped = settings.auto_apply_at - 1
-            reason = Reason("ambiguous", f"the amount pays invoices {', '.join(map(str, exact.invoice_ids))} exactly: a person decides", capped - best.confidence)
+            reason = Reason("ambiguous", f"the amount pays invoices {_numbers(exact.invoice_ids, index)} exactly: a person decides", capped - best.confidence)
             best = Candidate(best.invoice_ids, best.allocations, best.overpayment_minor, capped, (*best.reasons, reason), best.customer_id)
     if best.confidence >= settings.auto_apply_at:
         decision = "apply"
@@ -885,7 +900,7 @@ def _match_one(payment: IncomingPayment, index: MatchIndex, settings: MatchSetti
         if key not in by_ids or by_ids[key].confidence < candidate.confidence:
             by_ids[key] = candidate
     candidates = sorted(by_ids.values(), key=lambda c: (-c.confidence, len(c.invoice_ids), [_age(index.invoices[i]) for i in c.invoice_ids]))
-    return _decide(payment, candidates, settings, _payer_customer(ev, settings))
+    return _decide(payment, candidates, settings, _payer_customer(ev, settings), index)
 
 
 def _payer_customer(ev: _Evidence, settings: MatchSettings) -> int | None:

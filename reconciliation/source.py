@@ -53,7 +53,7 @@ class PreparedStatement:
         self.name = file_name or (source.name if isinstance(source, Path) else "upload.xml")
         size = source.stat().st_size if isinstance(source, Path) else len(source)
         if options.max_bytes and size > options.max_bytes:
-            raise ImportRefused(f"{self.name}: file is {size} bytes, over the limit of {options.max_bytes}")
+            raise ImportRefused(f"the file is {size} bytes, over the limit of {options.max_bytes} (KVITS_MAX_STATEMENT_BYTES)")
         self.size = size
         self._raw: BinaryIO = source.open("rb") if isinstance(source, Path) else io.BytesIO(source)
         self.reader = CountingReader(self._raw, progress)

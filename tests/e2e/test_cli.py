@@ -252,7 +252,7 @@ def test_assigning_more_than_is_open_says_where_the_rest_went(db: str, tmp_path:
     engine.dispose()
     res = kvits("review", "assign", str(tx_id), "INV-2026-0048", db=db)  # 60.50 open
     assert res.returncode == 0, res.stderr
-    assert f"transaction {tx_id} applied to INV-2026-0048 (239.50 EUR kept as credit of customer" in res.stdout
+    assert f"transaction {tx_id} applied: INV-2026-0048 paid (239.50 EUR kept as credit of customer" in res.stdout
 
 
 @pytest.mark.parametrize("price", ["1e30", "1_000", "123456789012345678.00", "NaN"])
@@ -265,3 +265,13 @@ def test_invoice_csv_with_an_impossible_price_is_one_line_not_a_crash(db: str, t
     assert res.returncode == 1, res.stderr
     assert len(res.stderr.strip().splitlines()) == 1 and "internal error" not in res.stderr
     assert kvits("invoices", "list", db=db).stdout.count("X-1") == 0
+
+
+@pytest.mark.parametrize("pattern", ["FIXED", "INV-{year}", "{nope}", "{seq:"])
+def test_an_invoice_number_pattern_that_cannot_count_is_refused(db: str, pattern: str) -> None:
+    """Found by a new user: without {seq} every number was the same and the second
+    'invoices create' looked for a free one forever."""
+    res = kvits("invoices", "list", db=db, env={"KVITS_INVOICE_NUMBER_PATTERN": pattern}, timeout=30)
+    assert res.returncode == 1
+    assert res.stderr.startswith(f"error: bad setting KVITS_INVOICE_NUMBER_PATTERN={pattern!r}")
+    assert len(res.stderr.strip().splitlines()) == 1
