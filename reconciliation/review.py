@@ -243,8 +243,8 @@ def _confirm_payer(session: Session, merchant_id: int, tx: BankTransaction, cust
     session.execute(delete(PayerVerdict).where(
         PayerVerdict.merchant_id == merchant_id, PayerVerdict.customer_id == customer_id,
         PayerVerdict.verdict == "rejected",
-        ((PayerVerdict.kind == "iban") & (PayerVerdict.value == (tx.counterparty_iban or "")))
-        | ((PayerVerdict.kind == "name") & (PayerVerdict.value == (tx.counterparty_name or ""))),
+        ((PayerVerdict.kind == "iban") & (PayerVerdict.value == _compact(tx.counterparty_iban or "")))
+        | ((PayerVerdict.kind == "name") & (PayerVerdict.value == (tx.counterparty_name or "")[:200])),
     ).execution_options(synchronize_session="fetch"))
     name = tx.counterparty_name
     customer = session.get(Customer, customer_id)

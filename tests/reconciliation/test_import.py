@@ -456,3 +456,25 @@ def test_a_reversed_credit_cannot_be_assigned(factory: sessionmaker[Session]) ->
         with pytest.raises(review.ReviewError, match="taken back by the bank"):
             review.assign(s, mid, tx.id, ["INV-1"])
     assert _inv(factory, "INV-1").status == "issued"
+
+
+def test_confirming_a_payer_withdraws_the_rejection(factory: sessionmaker[Session]) -> None:
+    """A person rejected a payer for a customer, then assigns that payer's payment to the
+    customer after all: the rejection (stored with the IBAN compacted) is withdrawn."""
+    from reconciliation.models import PayerVerdict
+
+    mid = _setup(factory)
+    with factory() as s, s.begin():
+        invoice(s, mid, "INV-7", "C1", "77.00")
+    payer = "lv97 haba 0012 3456 7891 0"
+    _import(factory, mid, statement_xml([Pay("77.00", "SIA Vejs Holding", iban=payer.replace(" ", ""), text="x")]))
+    with factory() as s, s.begin():
+        [item] = review.open_suggestions(s, mid)
+        review.reject(s, mid, item.suggestion.id)
+        tx_id = item.transaction.id
+    with factory() as s:
+        assert {v.verdict for v in s.scalars(select(PayerVerdict))} == {"rejected"}
+    with factory() as s, s.begin():
+        review.assign(s, mid, tx_id, ["INV-7"])
+    with factory() as s:
+        assert {(v.kind, v.verdict) for v in s.scalars(select(PayerVerdict))} == {("name", "confirmed")}
