@@ -69,7 +69,7 @@ from .references import (
     text_number_keys,
 )
 
-__all__ = ["MatchIndex", "build_index", "match", "match_payments", "payer_key"]
+__all__ = ["MatchIndex", "build_index", "compact_iban", "match", "match_payments", "payer_key"]
 
 # Points of the scoring rule (module docstring).
 E2E, RF_STRUCTURED, RF_TEXT = 96, 95, 93
@@ -200,7 +200,9 @@ def _age(invoice: OpenInvoice) -> tuple[object, ...]:
     return (invoice.due_date, invoice.issue_date, invoice.id)
 
 
-def _compact_iban(iban: str) -> str:
+def compact_iban(iban: str) -> str:
+    """An IBAN as the matcher compares it: no spaces, upper case (the camt schema allows
+    lower-case letters)."""
     return "".join(iban.split()).upper()
 
 
@@ -271,7 +273,7 @@ def build_index(invoices: Sequence[OpenInvoice], customers: Sequence[CustomerInf
         index._index_amount(inv, inv.open_minor)
     for customer in customers:
         for iban in customer.ibans:
-            index.by_iban.setdefault(_compact_iban(iban), []).append(customer.id)
+            index.by_iban.setdefault(compact_iban(iban), []).append(customer.id)
         name = index.customer_names[customer.id]
         if name.sorted_tokens:
             index.by_name.setdefault(name.sorted_tokens, []).append(customer.id)
@@ -281,7 +283,7 @@ def build_index(invoices: Sequence[OpenInvoice], customers: Sequence[CustomerInf
             if not key or customer.id in index.by_name.get(key, ()) and key not in index.aliases.get(customer.id, {}):
                 continue  # empty, or the customer's own name
             accounts = index.aliases.setdefault(customer.id, {}).setdefault(key, set())
-            accounts.add(_compact_iban(alias_iban) if alias_iban else "")
+            accounts.add(compact_iban(alias_iban) if alias_iban else "")
             if customer.id not in index.by_name.get(key, ()):
                 index.by_name.setdefault(key, []).append(customer.id)
         index.not_payers.update((customer.id, key) for key in customer.not_payers)
@@ -484,7 +486,7 @@ def _identify_payer(
 ) -> None:
     """Customers the payer may be: by known IBAN, by name (exact, then blocked fuzzy)."""
     if payment.payer_iban:
-        ev.iban_customers = tuple(index.by_iban.get(_compact_iban(payment.payer_iban), ()))
+        ev.iban_customers = tuple(index.by_iban.get(compact_iban(payment.payer_iban), ()))
     if not payment.payer_name:
         return
     payer = prepare_name(payment.payer_name)
@@ -619,7 +621,7 @@ def _score(
     if proposal.path_reasons and (iban_known or name_score >= settings.name_weak):
         reasons = []
         if iban_known:
-            reasons.append(Reason("iban_known", f"payer IBAN {_compact_iban(payment.payer_iban or '')} is known for customer {customer_name}", CUST_IBAN))
+            reasons.append(Reason("iban_known", f"payer IBAN {compact_iban(payment.payer_iban or '')} is known for customer {customer_name}", CUST_IBAN))
             if name_score >= settings.name_strong:
                 reasons.append(_name_reason(payment, customer_name, name_score, CUST_IBAN_AND_NAME, confirmed))
         else:
@@ -670,7 +672,7 @@ def _score(
 def payer_key(kind: str, value: str) -> str:
     """How a payer is remembered in CustomerInfo.not_payers: 'iban:LV80…' or 'name:<sorted tokens>'."""
     if kind == "iban":
-        return f"iban:{_compact_iban(value)}"
+        return f"iban:{compact_iban(value)}"
     return f"name:{prepare_name(value).sorted_tokens}"
 
 
@@ -680,7 +682,7 @@ def _is_alias(payer: PreparedName, customer_id: int, index: MatchIndex, payer_ib
     without an account (""): only for payments without one. From another account the
     same name is most likely a namesake."""
     accounts = index.aliases.get(customer_id, {}).get(payer.sorted_tokens)
-    return accounts is not None and (not payer_iban or _compact_iban(payer_iban) in accounts)
+    return accounts is not None and (not payer_iban or compact_iban(payer_iban) in accounts)
 
 
 def _name_score(payer: PreparedName, customer_id: int, index: MatchIndex, payer_iban: str | None) -> int:
@@ -694,7 +696,7 @@ def _rejected_payer(payment: IncomingPayment, customer_id: int, index: MatchInde
     if not index.not_payers:
         return None
     if payment.payer_iban and (customer_id, payer_key("iban", payment.payer_iban)) in index.not_payers:
-        return f"payer IBAN {_compact_iban(payment.payer_iban)}"
+        return f"payer IBAN {compact_iban(payment.payer_iban)}"
     if payment.payer_name and (customer_id, payer_key("name", payment.payer_name)) in index.not_payers:
         return f"payer '{payment.payer_name}'"
     return None
@@ -718,10 +720,10 @@ def _payer_reasons(
     confirmed: bool = False,
 ) -> list[Reason]:
     if iban_known:
-        return [Reason("iban_known", f"payer IBAN {_compact_iban(payment.payer_iban or '')} is known for customer {customer_name}", REF_IBAN)]
+        return [Reason("iban_known", f"payer IBAN {compact_iban(payment.payer_iban or '')} is known for customer {customer_name}", REF_IBAN)]
     reasons: list[Reason] = []
     if iban_other:
-        reasons.append(Reason("iban_other_customer", f"payer IBAN {_compact_iban(payment.payer_iban or '')} belongs to another customer, not {customer_name}", OTHER_CUSTOMERS_IBAN))
+        reasons.append(Reason("iban_other_customer", f"payer IBAN {compact_iban(payment.payer_iban or '')} belongs to another customer, not {customer_name}", OTHER_CUSTOMERS_IBAN))
     if name_score >= settings.name_strong:
         reasons.append(_name_reason(payment, customer_name, name_score, REF_NAME_STRONG, confirmed))
     elif name_score >= settings.name_weak:

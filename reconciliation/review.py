@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from core.money import from_minor
 from invoices.models import Customer, CustomerIban, Invoice
+from reconciliation.engine import compact_iban
 from reconciliation.errors import ImportRefused, ReviewError
 from reconciliation.model import Allocation, Candidate, MatchSettings
 from reconciliation.models import BankTransaction, CustomerCredit, PayerVerdict, Payment, Statement, Suggestion
@@ -225,15 +226,10 @@ def reject(session: Session, merchant_id: int, suggestion_id: int) -> None:
         if confirmed is not None:
             return  # a person confirmed this payer for the customer before
         _verdict(session, merchant_id, customer.id, "name", tx.counterparty_name, "rejected", tx.id)
-    known_ibans = {_compact(i.iban) for i in customer.ibans}
-    if tx.counterparty_iban and _compact(tx.counterparty_iban) not in known_ibans:
-        _verdict(session, merchant_id, customer.id, "iban", _compact(tx.counterparty_iban), "rejected", tx.id)
+    known_ibans = {compact_iban(i.iban) for i in customer.ibans}
+    if tx.counterparty_iban and compact_iban(tx.counterparty_iban) not in known_ibans:
+        _verdict(session, merchant_id, customer.id, "iban", compact_iban(tx.counterparty_iban), "rejected", tx.id)
 
-
-def _compact(iban: str) -> str:
-    """An IBAN as the matcher compares it: no spaces, upper case (the camt schema allows
-    lower-case letters; a registered IBAN must not pass for another account)."""
-    return "".join(iban.split()).upper()
 
 
 def _confirm_payer(session: Session, merchant_id: int, tx: BankTransaction, customer_id: int) -> None:
@@ -243,7 +239,7 @@ def _confirm_payer(session: Session, merchant_id: int, tx: BankTransaction, cust
     session.execute(delete(PayerVerdict).where(
         PayerVerdict.merchant_id == merchant_id, PayerVerdict.customer_id == customer_id,
         PayerVerdict.verdict == "rejected",
-        ((PayerVerdict.kind == "iban") & (PayerVerdict.value == _compact(tx.counterparty_iban or "")))
+        ((PayerVerdict.kind == "iban") & (PayerVerdict.value == compact_iban(tx.counterparty_iban or "")))
         | ((PayerVerdict.kind == "name") & (PayerVerdict.value == (tx.counterparty_name or "")[:200])),
     ).execution_options(synchronize_session="fetch"))
     name = tx.counterparty_name
