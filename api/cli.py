@@ -44,6 +44,10 @@ app.add_typer(statements_app, name="statements")
 app.add_typer(review_app, name="review")
 app.add_typer(db_app, name="db")
 
+from api.cli_sandbox import sandbox_app  # noqa: E402  (after the app it joins)
+
+app.add_typer(sandbox_app, name="sandbox")
+
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 

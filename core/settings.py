@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     payment_terms_days: int = Field(14, ge=0, le=3650)
     # Pattern of new invoice numbers; {year} and {seq} are filled in.
     invoice_number_pattern: str = "INV-{year}-{seq:05d}"
+    # Celery broker (e.g. redis://127.0.0.1:6379/0); empty: tasks run in this process
+    broker_url: str = ""
+    # Where `kvits sandbox` serves its banks; the PSD2 registry points the sandbox banks there
+    sandbox_url: str = "http://127.0.0.1:8700"
+    # JSON list of further banks for the PSD2 registry (see docs/psd2.md)
+    psd2_banks_file: str = ""
 
     @field_validator("invoice_number_pattern")
     @classmethod

@@ -13,6 +13,7 @@ def _metadata() -> MetaData:
     import core.models  # noqa: F401
     import invoices.models  # noqa: F401
     import reconciliation.models  # noqa: F401
+    import psd2.models  # noqa: F401
 
     return Base.metadata
 

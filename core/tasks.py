@@ -1,0 +1,39 @@
+"""Background work: Celery when a broker is configured (KVITS_BROKER_URL), otherwise in
+this process - at once, or after a delay on a timer thread (Celery's eager mode would
+ignore the delay and run a polling loop back to back)."""
+
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+from typing import Any
+
+from celery import Celery, Task
+
+from core.settings import get_settings
+
+
+@lru_cache(maxsize=1)
+def celery_app() -> Celery:
+    settings = get_settings()
+    app = Celery("kvits", broker=settings.broker_url or "memory://", backend=None)
+    app.conf.update(
+        task_always_eager=not settings.broker_url,
+        task_acks_late=True,  # a worker that dies mid-task leaves it to another
+        task_reject_on_worker_lost=True,
+        task_serializer="json",
+        accept_content=["json"],
+        timezone="UTC",
+    )
+    return app
+
+
+def enqueue(task: Task, *args: Any, countdown: float = 0.0) -> None:
+    if get_settings().broker_url:
+        task.apply_async(args=args, countdown=countdown)
+    elif countdown <= 0:
+        task.apply(args=args)
+    else:
+        timer = threading.Timer(countdown, task.apply, kwargs={"args": args})
+        timer.daemon = True
+        timer.start()

@@ -1,0 +1,267 @@
+"""Payment attempts: how kvits makes sure one attempt sends the payer to exactly one SCA,
+so that no bank call, retry, double click or duplicate redirect can pay twice.
+
+The standard gives `X-Request-ID` no idempotency meaning, and a POST that timed out or
+got a 5xx may have created the payment at the bank. The rule kvits follows instead:
+
+1. An attempt is a database row. Only the request that moves it from `new` (or
+   `uncertain`) to `initiating` with a compare-and-set UPDATE may POST; a second click,
+   tab or process sees `initiating`/`awaiting_sca` and gets the *same* SCA address.
+2. A payment needs the payer's SCA to be executed, and the SCA address is only in the
+   bank's answer. If that answer is lost (timeout, 5xx after the bank created it), the
+   bank's payment is an orphan nobody can authorise: the bank rejects it when its SCA
+   times out (RJCT, as the standard requires). The attempt becomes `uncertain`
+   (`orphaned` counts these) and may initiate again: the payer still reaches one SCA.
+3. A connection refused means nothing reached the bank: the attempt goes back to `new`.
+4. The payer's return (possibly twice, or never) only triggers a status poll; on an
+   OAuth bank the code is exchanged once (compare-and-set on the state again).
+5. Status is polled with backoff until final or the deadline (`next_poll`); the bank's
+   transactionStatus is mapped by `psd2.status`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import CursorResult, Update, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.db import transaction, utcnow
+from core.errors import KvitsError
+from core.money import minor_unit
+from psd2.client import Psd2Client
+from psd2.errors import BankUnavailable, NotFound, Psd2Error
+from psd2.models import PaymentAttempt
+from psd2.status import outcome
+from psd2.types import PaymentOrder
+
+# an `initiating` row older than this belongs to a process that died mid-POST
+STALE_INITIATING = timedelta(seconds=60)
+# stop polling a payment the bank never decided: the statement settles the question
+POLL_DEADLINE = timedelta(hours=72)
+FINAL_STATES = frozenset({"completed", "rejected", "cancelled", "failed", "timed_out"})
+
+
+class AttemptError(KvitsError):
+    """The attempt cannot do what was asked (busy, finished, unknown)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptView:
+    id: int
+    state: str
+    bank_status: str | None
+    sca_redirect: str | None
+    bank_payment_id: str | None
+    orphaned: int
+    last_error: str | None
+
+
+def _changed(session: Session, statement: Update) -> int:
+    """Rows an UPDATE changed: the compare-and-set answer."""
+    result = session.execute(statement)
+    assert isinstance(result, CursorResult)
+    return result.rowcount
+
+
+def next_poll(state: str, polls: int, age: timedelta) -> timedelta | None:
+    """When to ask the bank again: quickly at first (the payer is waiting on the page),
+    then every few minutes; never after a final state or the deadline."""
+    if state in FINAL_STATES or age >= POLL_DEADLINE:
+        return None
+    cap = timedelta(minutes=15) if state == "accepted" else timedelta(minutes=5)
+    return min(timedelta(seconds=2 ** min(polls, 12)), cap)
+
+
+def state_for(bank_status: str, current: str) -> str:
+    kvits = outcome(bank_status)
+    if kvits == "pending":
+        # RCVD after the payer came back still means the SCA is not through
+        return "awaiting_sca" if bank_status == "RCVD" and current == "awaiting_sca" else "pending"
+    return kvits
+
+
+class Attempts:
+    def __init__(self, factory: sessionmaker[Session], client_for: Callable[[str], Psd2Client],
+                 now: Callable[[], datetime] = utcnow) -> None:
+        self.factory = factory
+        self.client_for = client_for
+        self.now = now
+
+    def create(self, merchant_id: int, bank_id: str, order: PaymentOrder, redirect_uri: str) -> int:
+        places = minor_unit(order.currency)
+        minor = order.amount.scaleb(places)
+        if minor != minor.to_integral_value() or minor <= 0:
+            raise AttemptError(f"{order.amount} {order.currency} is not a payable amount")
+        with transaction(self.factory) as session:
+            row = PaymentAttempt(
+                merchant_id=merchant_id, end_to_end_id=order.end_to_end_id, bank_id=bank_id, product=order.product,
+                amount_minor=int(minor), currency=order.currency, creditor_iban=order.creditor_iban,
+                creditor_name=order.creditor_name, creditor_reference=order.creditor_reference, state="new",
+                redirect_uri=redirect_uri, orphaned=0, polls=0,
+            )
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def view(self, attempt_id: int) -> AttemptView:
+        with transaction(self.factory) as session:
+            row = self._row(session, attempt_id)
+            return _view(row)
+
+    def redirect(self, attempt_id: int, *, psu_ip: str, nok_redirect_uri: str | None = None,
+                 psu_user_agent: str | None = None) -> str:
+        """Where the payer's browser goes: the one SCA of this attempt."""
+        now = self.now()
+        with transaction(self.factory) as session:
+            claimed = _changed(
+                session,
+                update(PaymentAttempt)
+                .where(PaymentAttempt.id == attempt_id, PaymentAttempt.state.in_(("new", "uncertain")))
+                .values(state="initiating", updated_at=now)
+            )
+            if not claimed:
+                row = self._row(session, attempt_id)
+                if row.state == "awaiting_sca" and row.sca_redirect:
+                    return row.sca_redirect
+                stale = row.state == "initiating" and _aware(row.updated_at) < now - STALE_INITIATING
+                if stale:  # its process died after (maybe) sending the POST
+                    claimed = _changed(
+                session,
+                        update(PaymentAttempt)
+                        .where(PaymentAttempt.id == attempt_id, PaymentAttempt.state == "initiating",
+                               PaymentAttempt.updated_at < now - STALE_INITIATING)
+                        .values(updated_at=now, orphaned=PaymentAttempt.orphaned + 1)
+                    )
+                if not claimed:
+                    if row.state == "initiating":
+                        raise AttemptError("this payment is being started at the bank right now; try again in a moment")
+                    raise AttemptError(f"this payment attempt is {row.state.replace('_', ' ')}; start a new one")
+            row = self._row(session, attempt_id)
+            order = _order(row)
+            bank_id, redirect_uri = row.bank_id, row.redirect_uri
+        client = self.client_for(bank_id)
+        try:
+            initiation = client.initiate(order, psu_ip=psu_ip, redirect_uri=redirect_uri,
+                                         nok_redirect_uri=nok_redirect_uri, psu_user_agent=psu_user_agent)
+        except BankUnavailable as exc:
+            self._set(attempt_id, "initiating", state="uncertain" if exc.ambiguous else "new",
+                      orphaned_inc=1 if exc.ambiguous else 0, last_error=str(exc)[:2000])
+            raise
+        except Psd2Error as exc:
+            self._set(attempt_id, "initiating", state="failed", last_error=str(exc)[:2000])
+            raise
+        state = state_for(initiation.transaction_status, "awaiting_sca")
+        self._set(attempt_id, "initiating", state=state if state in FINAL_STATES else "awaiting_sca",
+                  bank_payment_id=initiation.payment_id, bank_status=initiation.transaction_status,
+                  sca_redirect=initiation.sca_redirect, authorisation_id=initiation.authorisation_id,
+                  oauth_state=initiation.oauth_state, oauth_verifier=initiation.oauth_verifier,
+                  next_poll_at=self.now() + timedelta(seconds=5), last_error=None)
+        if initiation.sca_redirect is None:
+            raise AttemptError(f"the bank answered {initiation.transaction_status} without an SCA address")
+        return initiation.sca_redirect
+
+    def returned(self, attempt_id: int, callback: Mapping[str, str]) -> AttemptView:
+        """The payer's browser came back from the bank (maybe twice): exchange an OAuth
+        code once, then ask the bank where the payment stands."""
+        with transaction(self.factory) as session:
+            row = self._row(session, attempt_id)
+            exchange = bool(row.oauth_state) and row.state == "awaiting_sca" and _changed(
+                session,
+                update(PaymentAttempt)
+                .where(PaymentAttempt.id == attempt_id, PaymentAttempt.state == "awaiting_sca")
+                .values(state="pending", updated_at=self.now())
+            ) == 1
+            bank_id, state_token, verifier, redirect_uri = row.bank_id, row.oauth_state, row.oauth_verifier, row.redirect_uri
+        if exchange:
+            assert state_token and verifier
+            try:
+                self.client_for(bank_id).finish_oauth(state_token, verifier, redirect_uri, callback)
+            except Psd2Error as exc:
+                # a refused or cancelled authorisation shows in the payment's status below
+                self._set(attempt_id, None, last_error=str(exc)[:2000])
+        return self.poll(attempt_id)
+
+    def poll(self, attempt_id: int) -> AttemptView:
+        with transaction(self.factory) as session:
+            row = self._row(session, attempt_id)
+            if row.state in FINAL_STATES or row.bank_payment_id is None:
+                return _view(row)
+            bank_id, product, payment_id, current = row.bank_id, row.product, row.bank_payment_id, row.state
+            polls, age = row.polls, self.now() - _aware(row.created_at)
+        try:
+            status = self.client_for(bank_id).status(product, payment_id)
+        except NotFound as exc:
+            self._set(attempt_id, current, state="failed", last_error=str(exc)[:2000])
+            return self.view(attempt_id)
+        except Psd2Error as exc:
+            delay = next_poll(current, polls + 1, age)
+            values: dict[str, Any] = {"next_poll_at": self.now() + delay if delay else None}
+            if delay is None:
+                values["state"] = "timed_out"
+            self._set(attempt_id, None, polls_inc=1, last_error=str(exc)[:2000], **values)
+            return self.view(attempt_id)
+        state = state_for(status.transaction_status, current)
+        delay = next_poll(state, polls + 1, age)
+        if delay is None and state not in FINAL_STATES:
+            state = "timed_out"
+        self._set(attempt_id, None, state=state, bank_status=status.transaction_status, polls_inc=1,
+                  next_poll_at=self.now() + delay if delay else None)
+        return self.view(attempt_id)
+
+    def due(self, limit: int = 100) -> list[int]:
+        """Attempts whose next poll is due (for the scheduler)."""
+        from sqlalchemy import select
+
+        with transaction(self.factory) as session:
+            return list(session.scalars(
+                select(PaymentAttempt.id).where(PaymentAttempt.next_poll_at <= self.now(),
+                                                PaymentAttempt.state.not_in(FINAL_STATES))
+                .order_by(PaymentAttempt.next_poll_at).limit(limit)))
+
+    # -- helpers ---------------------------------------------------------------------
+    def _row(self, session: Session, attempt_id: int) -> PaymentAttempt:
+        row = session.get(PaymentAttempt, attempt_id)
+        if row is None:
+            raise AttemptError(f"no payment attempt {attempt_id}")
+        session.refresh(row)
+        return row
+
+    def _set(self, attempt_id: int, expected_state: str | None, *, orphaned_inc: int = 0, polls_inc: int = 0,
+             **values: Any) -> bool:
+        """Update the row; with `expected_state`, only if it is still in that state."""
+        with transaction(self.factory) as session:
+            stmt = update(PaymentAttempt).where(PaymentAttempt.id == attempt_id)
+            if expected_state is not None:
+                stmt = stmt.where(PaymentAttempt.state == expected_state)
+            else:
+                stmt = stmt.where(PaymentAttempt.state.not_in(FINAL_STATES))
+            if orphaned_inc:
+                values["orphaned"] = PaymentAttempt.orphaned + orphaned_inc
+            if polls_inc:
+                values["polls"] = PaymentAttempt.polls + polls_inc
+            return bool(_changed(session, stmt.values(updated_at=self.now(), **values)))
+
+
+def _order(row: PaymentAttempt) -> PaymentOrder:
+    return PaymentOrder(
+        amount=Decimal(row.amount_minor).scaleb(-minor_unit(row.currency)), currency=row.currency,
+        creditor_iban=row.creditor_iban, creditor_name=row.creditor_name, end_to_end_id=row.end_to_end_id,
+        creditor_reference=row.creditor_reference, instant=row.product.startswith("instant-"),
+    )
+
+
+def _view(row: PaymentAttempt) -> AttemptView:
+    return AttemptView(row.id, row.state, row.bank_status, row.sca_redirect, row.bank_payment_id, row.orphaned,
+                       row.last_error)
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite gives naive datetimes back; they were stored as UTC
+    from datetime import timezone
+
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
