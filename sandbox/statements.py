@@ -128,7 +128,7 @@ def _transaction_json(b: Booking) -> dict[str, Any]:
     if b.unstructured:
         data["remittanceInformationUnstructured"] = b.unstructured
     if b.creditor_reference:
-        data["remittanceInformationStructured"] = b.creditor_reference
+        data["remittanceInformationStructured"] = {"reference": b.creditor_reference, "referenceType": "SCOR"}
     if b.additional_info:
         data["additionalInformation"] = b.additional_info
     return data

@@ -207,7 +207,6 @@ class Settings:
     # None: standard payments execute on the next TARGET business day (realistic);
     # a duration: they execute that long after acceptance (fast demos)
     settle_after: timedelta | None = None
-    history_days: int = 35
     seed: int = 20261204
 
 
@@ -224,7 +223,9 @@ class World:
         self._ref_seq: dict[str, int] = {}
         self._rng = random.Random(self.settings.seed)
         self._calendar = holidays.financial_holidays("XECB")
-        start = self.today() - timedelta(days=self.settings.history_days)
+        # history from the first day of the previous month: a restart in the same month
+        # rebuilds exactly the same ledgers
+        start = (self.today().replace(day=1) - timedelta(days=1)).replace(day=1)
         for bank in BANKS:
             for number, user in enumerate(USERS, start=1):
                 iban = _iban(bank, number)

@@ -83,9 +83,7 @@ def router(host: Host) -> APIRouter:
     r = APIRouter(prefix=host.api_path)
     world = host.world
 
-    def payment_of(bank: BankProfile, service: str, product: str, payment_id: str) -> Payment:
-        if service != "payments":
-            raise TppError(400, "SERVICE_INVALID", f"{service} is not offered")
+    def payment_of(bank: BankProfile, product: str, payment_id: str) -> Payment:
         payment = world.payments.get(payment_id)
         if payment is None or payment.bank != bank or payment.product != product:
             raise unknown(f"payment {payment_id[:40]}")
@@ -115,12 +113,12 @@ def router(host: Host) -> APIRouter:
             links["scaStatus"] = host.link(request, bank, f"{base}/authorisations/{auth.id}")
         return links
 
-    @r.post("/v1/{service}/{product}", status_code=201)
-    async def initiate(service: str, product: str, request: Request) -> Response:
+    @r.post("/v1/payments/{product}", status_code=201)
+    async def initiate(product: str, request: Request) -> Response:
         raw = await _json_body(request)
 
         def handle(bank: BankProfile, rid: str) -> Response:
-            check_product(bank, service, product)
+            check_product(bank, "payments", product)
             ip = psu_ip(request.headers, required=True)
             assert ip is not None
             ok = redirect_uri(request.headers, "TPP-Redirect-URI", required=bank.dialect != "oauth")
@@ -150,10 +148,10 @@ def router(host: Host) -> APIRouter:
 
         return host.call(request, "initiate", handle)
 
-    @r.get("/v1/{service}/{product}/{payment_id}")
-    def get_payment(service: str, product: str, payment_id: str, request: Request) -> Response:
+    @r.get("/v1/payments/{product}/{payment_id}")
+    def get_payment(product: str, payment_id: str, request: Request) -> Response:
         def handle(bank: BankProfile, rid: str) -> Response:
-            payment = payment_of(bank, service, product, payment_id)
+            payment = payment_of(bank, product, payment_id)
             content = dict(payment.body)
             if payment.debtor is not None:  # chosen by the payer at the SCA when not sent
                 content["debtorAccount"] = {"iban": payment.debtor.iban}
@@ -162,10 +160,10 @@ def router(host: Host) -> APIRouter:
 
         return host.call(request, "get", handle)
 
-    @r.get("/v1/{service}/{product}/{payment_id}/status")
-    def get_status(service: str, product: str, payment_id: str, request: Request) -> Response:
+    @r.get("/v1/payments/{product}/{payment_id}/status")
+    def get_status(product: str, payment_id: str, request: Request) -> Response:
         def handle(bank: BankProfile, rid: str) -> Response:
-            payment = payment_of(bank, service, product, payment_id)
+            payment = payment_of(bank, product, payment_id)
             content: dict[str, Any] = {"transactionStatus": payment.status}
             if payment.funds_available is not None:
                 content["fundsAvailable"] = payment.funds_available
@@ -175,10 +173,10 @@ def router(host: Host) -> APIRouter:
 
         return host.call(request, "status", handle)
 
-    @r.delete("/v1/{service}/{product}/{payment_id}")
-    def cancel(service: str, product: str, payment_id: str, request: Request) -> Response:
+    @r.delete("/v1/payments/{product}/{payment_id}")
+    def cancel(product: str, payment_id: str, request: Request) -> Response:
         def handle(bank: BankProfile, rid: str) -> Response:
-            payment = payment_of(bank, service, product, payment_id)
+            payment = payment_of(bank, product, payment_id)
             if not world.cancel_payment(payment):
                 raise TppError(405, "CANCELLATION_INVALID",
                                f"the payment cannot be cancelled any more (status {payment.status})")
@@ -186,12 +184,12 @@ def router(host: Host) -> APIRouter:
 
         return host.call(request, "cancel", handle)
 
-    @r.post("/v1/{service}/{product}/{payment_id}/authorisations", status_code=201)
-    async def start_authorisation(service: str, product: str, payment_id: str, request: Request) -> Response:
+    @r.post("/v1/payments/{product}/{payment_id}/authorisations", status_code=201)
+    async def start_authorisation(product: str, payment_id: str, request: Request) -> Response:
         await _json_body(request, optional=True)
 
         def handle(bank: BankProfile, rid: str) -> Response:
-            payment = payment_of(bank, service, product, payment_id)
+            payment = payment_of(bank, product, payment_id)
             if payment.status != "RCVD" or any(
                 world.authorisations[a].sca_status == "finalised" for a in payment.authorisations
             ):
@@ -210,18 +208,18 @@ def router(host: Host) -> APIRouter:
 
         return host.call(request, "authorise", handle)
 
-    @r.get("/v1/{service}/{product}/{payment_id}/authorisations")
-    def list_authorisations(service: str, product: str, payment_id: str, request: Request) -> Response:
+    @r.get("/v1/payments/{product}/{payment_id}/authorisations")
+    def list_authorisations(product: str, payment_id: str, request: Request) -> Response:
         def handle(bank: BankProfile, rid: str) -> Response:
-            payment = payment_of(bank, service, product, payment_id)
+            payment = payment_of(bank, product, payment_id)
             return JSONResponse({"authorisationIds": list(payment.authorisations)})
 
         return host.call(request, "sca-status", handle)
 
-    @r.get("/v1/{service}/{product}/{payment_id}/authorisations/{authorisation_id}")
-    def sca_status(service: str, product: str, payment_id: str, authorisation_id: str, request: Request) -> Response:
+    @r.get("/v1/payments/{product}/{payment_id}/authorisations/{authorisation_id}")
+    def sca_status(product: str, payment_id: str, authorisation_id: str, request: Request) -> Response:
         def handle(bank: BankProfile, rid: str) -> Response:
-            payment = payment_of(bank, service, product, payment_id)
+            payment = payment_of(bank, product, payment_id)
             if authorisation_id not in payment.authorisations:
                 raise unknown(f"authorisation {authorisation_id[:40]}")
             auth = world.authorisations[authorisation_id]
@@ -379,6 +377,15 @@ def router(host: Host) -> APIRouter:
                 account, date_from, date_to, status, host.link(request, bank, f"/v1/accounts/{account.resource_id}")))
 
         return host.call(request, "transactions", handle)
+
+    @r.post("/v1/{service}/{product}", status_code=201)
+    def other_service(service: str, product: str, request: Request) -> Response:
+        # registered last: bulk and periodic payments exist in the standard, not here
+        def handle(bank: BankProfile, rid: str) -> Response:
+            check_product(bank, service, product)
+            raise AssertionError("unreachable: check_product refuses every service but payments")
+
+        return host.call(request, "initiate", handle)
 
     return r
 

@@ -29,6 +29,8 @@ def pay(sca_url: str, user: str, code: str = "123456", *, tpp_prefix: str = "htt
         if isinstance(response, str):
             return Outcome(response, pages)
         form_url = str(response.url)
+        if not _TOKEN.search(response.text):  # a finished or unknown authorisation: nothing to do
+            return Outcome(None, pages, response.status_code)
         token = _token(response.text)
         action = "cancel" if cancel else "login"
         response = _post(http, form_url, {"form_token": token, "user": user, "action": action}, tpp_prefix, pages)
