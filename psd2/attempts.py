@@ -63,7 +63,9 @@ class AttemptView:
 
 def _changed(session: Session, statement: Update) -> int:
     """Rows an UPDATE changed: the compare-and-set answer."""
-    result = session.execute(statement)
+    # no synchronize: the rows are re-read after; and SQLite hands back naive datetimes
+    # that Python could not compare with the aware ones in the criteria
+    result = session.execute(statement.execution_options(synchronize_session=False))
     assert isinstance(result, CursorResult)
     return result.rowcount
 
@@ -102,7 +104,7 @@ class Attempts:
                 merchant_id=merchant_id, end_to_end_id=order.end_to_end_id, bank_id=bank_id, product=order.product,
                 amount_minor=int(minor), currency=order.currency, creditor_iban=order.creditor_iban,
                 creditor_name=order.creditor_name, creditor_reference=order.creditor_reference, state="new",
-                redirect_uri=redirect_uri, orphaned=0, polls=0,
+                redirect_uri=redirect_uri, orphaned=0, polls=0, created_at=self.now(), updated_at=self.now(),
             )
             session.add(row)
             session.flush()

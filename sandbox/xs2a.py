@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from sandbox import statements
@@ -146,7 +147,7 @@ def router(host: Host) -> APIRouter:
                 "Location": links["self"]["href"], "ASPSP-SCA-Approach": bank.sca_approach,
             })
 
-        return host.call(request, "initiate", handle)
+        return await run_in_threadpool(host.call, request, "initiate", handle)
 
     @r.get("/v1/payments/{product}/{payment_id}")
     def get_payment(product: str, payment_id: str, request: Request) -> Response:
@@ -206,7 +207,7 @@ def router(host: Host) -> APIRouter:
                            "scaStatus": host.link(request, bank, f"{base}/authorisations/{auth.id}")},
             }, status_code=201, headers={"ASPSP-SCA-Approach": bank.sca_approach})
 
-        return host.call(request, "authorise", handle)
+        return await run_in_threadpool(host.call, request, "authorise", handle)
 
     @r.get("/v1/payments/{product}/{payment_id}/authorisations")
     def list_authorisations(product: str, payment_id: str, request: Request) -> Response:
@@ -250,7 +251,7 @@ def router(host: Host) -> APIRouter:
                                 status_code=201, headers={"ASPSP-SCA-Approach": bank.sca_approach,
                                                           "Location": links["self"]["href"]})
 
-        return host.call(request, "consent", handle)
+        return await run_in_threadpool(host.call, request, "consent", handle)
 
     def consent_of(bank: BankProfile, consent_id: str) -> Any:
         consent = world.consents.get(consent_id)
