@@ -312,3 +312,20 @@ def test_payment_timeline_in_the_sandbox_is_clock_driven(sandbox: Sandbox) -> No
     sandbox.world.tick()
     assert [s for s, _ in payment.history] == ["RCVD", "ACTC", "ACSP", "ACSC"]
     assert payment.history[-1][1] - payment.history[0][1] >= timedelta(days=1)
+
+
+def test_the_spec_check_sees_the_responses_and_can_fail(sandbox: Sandbox) -> None:
+    post(sandbox)
+    post(sandbox, json={})
+    sandbox.http.get(f"/dzintars/v1/payments/{SCT}/nope/status", headers=headers())
+    from tests.conftest import locate_shared_dir
+
+    if locate_shared_dir() is None:
+        pytest.skip("../shared (the Berlin Group OpenAPI file) is not here")
+    assert sandbox.bg_checked() == 3
+    sandbox.recorded.append(type(sandbox.recorded[0])("GET", "/dzintars/v1/payments/sepa-credit-transfers/x/status",
+                                                      200, "application/json", b'{"transactionStatus": "DONE"}',
+                                                      "/dzintars"))
+    with pytest.raises(AssertionError, match="transactionStatus"):
+        sandbox.bg_checked()
+    sandbox.recorded.pop()

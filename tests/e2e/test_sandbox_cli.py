@@ -1,0 +1,97 @@
+"""The whole loop on one machine, as a user runs it: `kvits sandbox` serves the banks,
+a payer pays two invoices through two of them (PSD2, with SCA), `kvits sandbox
+statement` writes what the merchant's bank booked, and `kvits statements import` marks
+the invoices paid."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+
+from psd2 import PaymentOrder, Psd2Client, Registry
+from tests.conftest import REPO_ROOT
+from tests.e2e.test_cli import EXAMPLES, _statuses, kvits
+from tests.psd2.payer import pay
+
+
+@pytest.fixture
+def sandbox_url() -> Iterator[str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "KVITS_SANDBOX_URL": f"http://127.0.0.1:{port}"}
+    process = subprocess.Popen([sys.executable, "-m", "api.cli", "sandbox", "--port", str(port), "--settle-after", "1"],
+                               cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                if httpx.get(url + "/", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            process.kill()
+            raise AssertionError("kvits sandbox did not start: " + process.stderr.read().decode() if process.stderr else "")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_pay_two_invoices_through_the_sandbox_and_import_the_statement(sandbox_url: str, sqlite_url: str,
+                                                                      tmp_path: Path) -> None:
+    assert kvits("customers", "import", str(EXAMPLES / "customers.csv"), db=sqlite_url, merchant="shop").returncode == 0
+    assert kvits("invoices", "import", str(EXAMPLES / "invoices.csv"), db=sqlite_url, merchant="shop").returncode == 0
+    accounts = httpx.get(sandbox_url + "/_sandbox/accounts").json()
+    shop = next(a["iban"] for a in accounts if a["owner"] == "veikals" and a["bank"] == "dzintars")
+    registry = Registry.sandbox(sandbox_url)
+    payments = [("dzintars", "329.56", "RF03INV20260041", True), ("gintaro", "1210.00", "RF46INV20260043", False)]
+    for bank_id, amount, reference, instant in payments:
+        with Psd2Client(registry.get(bank_id)) as client:
+            order = PaymentOrder(Decimal(amount), "EUR", shop, "SIA Piemera Veikals", f"pay_{reference[-4:]}",
+                                 creditor_reference=reference, instant=instant)
+            initiation = client.initiate(order, psu_ip="192.0.2.10", redirect_uri="https://tpp.example/back")
+            assert pay(initiation.sca_redirect or "", "alise").back_to == "https://tpp.example/back"
+    time.sleep(1.5)  # --settle-after 1: the standard payment settles a second after acceptance
+    moved = httpx.post(sandbox_url + "/_sandbox/clock", json={"seconds": 3}).json()
+    today = date.fromisoformat(moved["today"])
+    result = subprocess.run(
+        [sys.executable, "-m", "api.cli", "sandbox", "statement", "--bank", "dzintars", "--account", shop,
+         "--from", (today - timedelta(days=3)).isoformat(), "--to", today.isoformat()],
+        capture_output=True, cwd=REPO_ROOT, env={**os.environ, "KVITS_SANDBOX_URL": sandbox_url}, timeout=60)
+    assert result.returncode == 0, result.stderr.decode()
+    statement = tmp_path / "sandbox-statement.xml"
+    statement.write_bytes(result.stdout)
+    assert b"RF03INV20260041" in result.stdout and b"pay_0043" in result.stdout
+    imported = kvits("statements", "import", str(statement), db=sqlite_url, merchant="shop")
+    assert imported.returncode == 0, imported.stderr
+    statuses = _statuses(sqlite_url, "shop")
+    assert statuses["INV-2026-0041"] == "paid:32956"
+    assert statuses["INV-2026-0043"] == "paid:121000"
+    again = kvits("statements", "import", str(statement), db=sqlite_url, merchant="shop")
+    assert again.returncode == 0 and _statuses(sqlite_url, "shop") == statuses  # nothing paid twice
+
+
+def test_statement_command_explains_what_is_wrong(sandbox_url: str) -> None:
+    env = {"KVITS_SANDBOX_URL": sandbox_url}
+    unknown = kvits("sandbox", "statement", "--bank", "nope", "--account", "LV00", db="sqlite://", env=env)
+    assert unknown.returncode == 1 and "no bank 'nope'" in unknown.stderr
+    bad_date = kvits("sandbox", "statement", "--bank", "dzintars", "--account", "LV00", "--from", "1.12.2026",
+                     db="sqlite://", env=env)
+    assert bad_date.returncode == 1 and "--from '1.12.2026' is not a date" in bad_date.stderr
+    not_there = kvits("sandbox", "statement", "--bank", "dzintars", "--account", "LV00", db="sqlite://",
+                      env={"KVITS_SANDBOX_URL": "http://127.0.0.1:9"})
+    assert not_there.returncode == 1 and "start it with `kvits sandbox`" in not_there.stderr
+    page = httpx.get(sandbox_url + "/").text
+    assert "Dzintara Banka" in page and "alise" in page and "123456" in page
