@@ -28,6 +28,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import CursorResult, Update, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import transaction, utcnow
@@ -99,10 +100,16 @@ class Attempts:
         minor = order.amount.scaleb(places)
         if minor != minor.to_integral_value() or minor <= 0:
             raise AttemptError(f"{order.amount} {order.currency} is not a payable amount")
+        try:
+            return self._insert(merchant_id, bank_id, order, redirect_uri, int(minor))
+        except IntegrityError:
+            raise AttemptError(f"an attempt with end-to-end id {order.end_to_end_id!r} exists already") from None
+
+    def _insert(self, merchant_id: int, bank_id: str, order: PaymentOrder, redirect_uri: str, minor: int) -> int:
         with transaction(self.factory) as session:
             row = PaymentAttempt(
                 merchant_id=merchant_id, end_to_end_id=order.end_to_end_id, bank_id=bank_id, product=order.product,
-                amount_minor=int(minor), currency=order.currency, creditor_iban=order.creditor_iban,
+                amount_minor=minor, currency=order.currency, creditor_iban=order.creditor_iban,
                 creditor_name=order.creditor_name, creditor_reference=order.creditor_reference, state="new",
                 redirect_uri=redirect_uri, orphaned=0, polls=0, created_at=self.now(), updated_at=self.now(),
             )

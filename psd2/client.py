@@ -328,10 +328,15 @@ class Psd2Client:
                                   ambiguous=changes) from None
         try:
             body = bytearray()
+            # httpx's read timeout is per chunk: a bank dripping bytes must not hold us forever
+            deadline = time.monotonic() + 3 * self.timeout + limit / (1024 * 1024)
             for chunk in response.iter_bytes():
                 body += chunk
                 if len(body) > limit:
                     raise ProtocolError(self.bank.id, f"{method} {_short(url)}: the answer is larger than {limit} bytes")
+                if time.monotonic() > deadline:
+                    raise BankUnavailable(self.bank.id, f"{method} {_short(url)}: the answer is too slow to arrive",
+                                          status=response.status_code, ambiguous=changes)
             return response.status_code, response.headers, bytes(body)
         except (httpx.TimeoutException, httpx.TransportError) as exc:
             raise BankUnavailable(self.bank.id, f"{method} {_short(url)}: the answer broke off ({type(exc).__name__})",

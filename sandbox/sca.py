@@ -21,6 +21,14 @@ from sandbox.world import FINAL_SCA, Authorisation, World
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 _COLOURS = {"redirect": "#8a4b08", "oauth": "#0b5cad", "explicit": "#0f7a3a", "hub": "#5b21b6"}
 MAX_WRONG_CODES = 3
+# a bank's SCA page must not be framed (clickjacking), cached or leak where it was
+_PAGE_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' https: http://localhost:* http://127.0.0.1:*; frame-ancestors 'none'",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 def _form_token(auth: Authorisation) -> str:
@@ -42,8 +50,10 @@ def router(host_path: str, banks: list[BankProfile], world: World, oauth: Server
                **context: Any) -> HTMLResponse:
         bank = auth.bank if auth else banks[0]
         context.setdefault("title", "Authorise")
-        return TEMPLATES.TemplateResponse(request, name, {
+        response = TEMPLATES.TemplateResponse(request, name, {
             "bank": bank, "colour": _COLOURS[bank.dialect], **context}, status_code=status)
+        response.headers.update(_PAGE_HEADERS)
+        return response
 
     def summary(auth: Authorisation) -> str:
         if auth.target_kind == "consent":

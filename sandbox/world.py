@@ -425,7 +425,10 @@ class World:
         day = account.traffic_until + timedelta(days=1) if account.traffic_until else account.history_start
         while day < today:
             if self.is_business_day(day):
-                for booking in _day_of_traffic(account, day, self._reference, self._booked_at(day)):
+                first = day.replace(day=1)
+                while not self.is_business_day(first):
+                    first += timedelta(days=1)
+                for booking in _day_of_traffic(account, day, self._reference, self._booked_at(day), fee_day=day == first):
                     account.bookings.append(booking)
             account.traffic_until = day
             day += timedelta(days=1)
@@ -463,7 +466,7 @@ _SUPPLIERS = (("SIA Latvijas Gaze", "LV97HABA0551000000001"), ("AS Elektrum", "L
 
 
 def _day_of_traffic(account: Account, day: date, reference: Callable[[BankProfile, date], str],
-                    booked_at: datetime) -> Iterable[Booking]:
+                    booked_at: datetime, fee_day: bool) -> Iterable[Booking]:
     """A merchant account's ordinary day: customers' transfers with free text, the card
     acquirer's settlement batch, now and then an outgoing payment, and the monthly fee.
     Seeded by account and day, so the same day always looks the same."""
@@ -500,7 +503,7 @@ def _day_of_traffic(account: Account, day: date, reference: Callable[[BankProfil
             bank_code=("PMNT", "ICDT", "ESCT"), booked_at=booked_at, counterparty_name=name,
             counterparty_iban=iban, unstructured=f"Invoice {rng.randint(1000, 9999)}",
         )
-    if day.day <= 7 and day.weekday() < 5 and not any(d < day for d in _first_business_days(day)):
+    if fee_day:  # the month's first business day
         yield Booking(
             reference=reference(account.bank, day), booking_date=day, value_date=day,
             amount=Decimal("4.90"), credit_debit="DBIT", bank_code=("ACMT", "MDOP", "CHRG"),
@@ -508,12 +511,3 @@ def _day_of_traffic(account: Account, day: date, reference: Callable[[BankProfil
             additional_info="Bank fee",
         )
 
-
-def _first_business_days(day: date) -> Iterable[date]:
-    """Weekdays of the month before `day` (the fee falls on the month's first weekday)."""
-    first = day.replace(day=1)
-    d = first
-    while d < day:
-        if d.weekday() < 5:
-            yield d
-        d += timedelta(days=1)

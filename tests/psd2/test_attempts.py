@@ -269,3 +269,10 @@ def test_poll_once_schedules_until_final(sandbox: Sandbox, factory: sessionmaker
     sandbox.clock.advance(days=1)
     assert poll_once(attempts, attempt) is None and attempts.view(attempt).state == "completed"
 
+
+
+def test_an_end_to_end_id_is_used_once(sandbox: Sandbox, factory: sessionmaker[Session], merchant_id: int) -> None:
+    attempts = attempts_for(sandbox, factory)
+    new_attempt(sandbox, attempts, merchant_id)
+    with pytest.raises(AttemptError, match="exists already"):
+        new_attempt(sandbox, attempts, merchant_id)

@@ -297,3 +297,21 @@ def test_registry_from_a_file(tmp_path: Any) -> None:
     with pytest.raises(Exception, match="no bank"):
         registry.get("nope")
     assert AuthenticationFailed
+
+
+def test_a_bank_that_drips_its_answer_is_given_up_on() -> None:
+    import time as _time
+
+    def drip() -> Any:
+        while True:
+            _time.sleep(0.05)
+            yield b" "
+
+    bank = Bank(id="slow", name="Slow", bic="SLOWLV22", country="LV", base_url="https://bank.example",
+                dialect="redirect")
+    client = Psd2Client(bank, transport=httpx.MockTransport(lambda r: httpx.Response(200, content=drip())),
+                        timeout=0.2, read_retries=0, sleep=lambda _: None)
+    started = _time.monotonic()
+    with pytest.raises(BankUnavailable, match="too slow"):
+        client.status("sepa-credit-transfers", "p1")
+    assert _time.monotonic() - started < 5

@@ -201,3 +201,23 @@ def test_merchant_accounts_have_their_daily_other_traffic(sandbox: Sandbox) -> N
     twin = World(clock=twin_clock).accounts[shop.iban]
     assert [(b.reference, b.amount, b.booking_date) for b in twin.bookings] == \
         [(b.reference, b.amount, b.booking_date) for b in shop.bookings]
+
+
+def test_sca_pages_cannot_be_framed_or_cached(sandbox: Sandbox) -> None:
+    data = post(sandbox).json()
+    page = sandbox.http.get(data["_links"]["scaRedirect"]["href"])
+    assert page.headers["X-Frame-Options"] == "DENY" and "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    assert page.headers["Cache-Control"] == "no-store"
+
+
+def test_payment_texts_are_shown_escaped(sandbox: Sandbox) -> None:
+    data = post(sandbox, json=body(sandbox, creditorName="<script>alert(1)</script>")).json()
+    page = sandbox.http.get(data["_links"]["scaRedirect"]["href"]).text
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
+
+
+def test_monthly_fee_falls_on_the_first_business_day(sandbox: Sandbox) -> None:
+    sandbox.clock.advance(days=40)  # into January 2027: 1 January is a TARGET holiday
+    sandbox.world.tick()
+    fees = [b.booking_date for b in sandbox.account("veikals", "dzintars").bookings if b.bank_code[0] == "ACMT"]
+    assert fees == [date(2026, 11, 2), date(2026, 12, 1), date(2027, 1, 4)]
