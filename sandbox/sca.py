@@ -97,20 +97,28 @@ def router(host_path: str, banks: list[BankProfile], world: World, oauth: Server
                       message=("This authorisation is complete." if ok else "This authorisation has failed or was cancelled.")
                       + " Nothing more to do here.", back=back)
 
+    def not_open(request: Request, auth: Authorisation | None) -> HTMLResponse | None:
+        """The page for an authorisation that takes no input (unknown, finished, or an
+        OAuth one not entered through the authorization endpoint); None if it is open."""
+        if auth is None:
+            return render(request, "done.html", None, 404, title="Not found",
+                          message="This authorisation link is not known to the bank.", back=None)
+        if auth.sca_status in FINAL_SCA or auth.sca_status == "unconfirmed":
+            return done_page(request, auth)
+        if auth.bank.dialect == "oauth" and not auth.oauth.get("redirect_uri"):
+            return render(request, "done.html", auth, 400, title="Start at your provider",
+                          message="This bank authorises through OAuth: your provider must send you here "
+                                  "through the bank's authorization endpoint.", back=None)
+        return None
+
     @r.get("/sca/{auth_id}", response_class=HTMLResponse)
     def page(auth_id: str, request: Request) -> Response:
         with world.lock:
             world.tick()
             auth = auth_of(auth_id)
-            if auth is None:
-                return render(request, "done.html", None, 404, title="Not found",
-                              message="This authorisation link is not known to the bank.", back=None)
-            if auth.sca_status in FINAL_SCA or auth.sca_status == "unconfirmed":
-                return done_page(request, auth)
-            if auth.bank.dialect == "oauth" and not auth.oauth.get("redirect_uri"):
-                return render(request, "done.html", auth, 400, title="Start at your provider",
-                              message="This bank authorises through OAuth: your provider must send you here "
-                                      "through the bank's authorization endpoint.", back=None)
+            closed = not_open(request, auth)
+            if closed is not None or auth is None:
+                return closed or HTMLResponse(status_code=404)
             action = f"{host_path}/sca/{auth.id}"
             if auth.user is None:
                 return render(request, "login.html", auth, title=title(auth), summary=summary(auth), users=USERS,
@@ -125,11 +133,9 @@ def router(host_path: str, banks: list[BankProfile], world: World, oauth: Server
         with world.lock:
             world.tick()
             auth = auth_of(auth_id)
-            if auth is None:
-                return render(request, "done.html", None, 404, title="Not found",
-                              message="This authorisation link is not known to the bank.", back=None)
-            if auth.sca_status in FINAL_SCA or auth.sca_status == "unconfirmed":
-                return done_page(request, auth)  # a second submit changes nothing
+            closed = not_open(request, auth)  # a second submit changes nothing
+            if closed is not None or auth is None:
+                return closed or HTMLResponse(status_code=404)
             if not secrets.compare_digest(values.get("form_token", ""), _form_token(auth)):
                 return render(request, "done.html", auth, 403, title="Refused",
                               message="The form did not come from this page.", back=None)

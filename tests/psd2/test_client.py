@@ -315,3 +315,13 @@ def test_a_bank_that_drips_its_answer_is_given_up_on() -> None:
     with pytest.raises(BankUnavailable, match="too slow"):
         client.status("sepa-credit-transfers", "p1")
     assert _time.monotonic() - started < 5
+
+
+def test_oauth_sca_page_cannot_be_used_without_the_authorization_endpoint(sandbox: Sandbox) -> None:
+    initiation = sandbox.client("kalevi").initiate(order(sandbox), psu_ip="192.0.2.10", redirect_uri=f"{TPP}/back")
+    direct = f"http://127.0.0.1/kalevi/sca/{initiation.authorisation_id}"
+    page = sandbox.http.get(direct)
+    assert page.status_code == 400 and "authorization endpoint" in page.text
+    posted = sandbox.http.post(direct, data={"form_token": "x", "user": "alise", "action": "login"})
+    assert posted.status_code == 400
+    assert sandbox.world.payments[initiation.payment_id].status == "RCVD"
