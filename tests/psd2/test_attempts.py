@@ -276,3 +276,34 @@ def test_an_end_to_end_id_is_used_once(sandbox: Sandbox, factory: sessionmaker[S
     new_attempt(sandbox, attempts, merchant_id)
     with pytest.raises(AttemptError, match="exists already"):
         new_attempt(sandbox, attempts, merchant_id)
+
+
+def test_a_429_on_initiation_sent_nothing_and_a_retry_pays_once(
+        sandbox: Sandbox, factory: sessionmaker[Session], merchant_id: int) -> None:
+    attempts = attempts_for(sandbox, factory)
+    attempt = new_attempt(sandbox, attempts, merchant_id, instant=True)
+    sandbox.faults.add("dzintars", "initiate", "429")
+    with pytest.raises(BankUnavailable) as limited:
+        attempts.redirect(attempt, psu_ip="192.0.2.10")
+    assert limited.value.status == 429 and attempts.view(attempt).state == "new"
+    assert bank_payments(sandbox, "pay_att_1") == []
+    pay(attempts.redirect(attempt, psu_ip="192.0.2.10"), "alise", http=sandbox.http)
+    assert attempts.returned(attempt, {}).state == "completed"
+    assert len(debits(sandbox, "pay_att_1")) == 1
+
+
+def test_the_celery_task_polls_and_schedules_the_next_poll(
+        sandbox: Sandbox, factory: sessionmaker[Session], merchant_id: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from psd2 import tasks
+
+    attempts = attempts_for(sandbox, factory)
+    attempt = new_attempt(sandbox, attempts, merchant_id)
+    pay(attempts.redirect(attempt, psu_ip="192.0.2.10"), "alise", http=sandbox.http)
+    scheduled: list[tuple[int, float]] = []
+    monkeypatch.setattr(tasks, "_attempts", lambda: attempts)
+    monkeypatch.setattr(tasks, "enqueue", lambda task, attempt_id, countdown: scheduled.append((attempt_id, countdown)))
+    assert tasks.poll_attempt.apply(args=[attempt]).get() == "pending"
+    assert scheduled == [(attempt, 2.0)]
+    sandbox.clock.advance(days=1)
+    assert tasks.poll_attempt.apply(args=[attempt]).get() == "completed"
+    assert scheduled == [(attempt, 2.0)]  # final: nothing more scheduled

@@ -325,3 +325,19 @@ def test_oauth_sca_page_cannot_be_used_without_the_authorization_endpoint(sandbo
     posted = sandbox.http.post(direct, data={"form_token": "x", "user": "alise", "action": "login"})
     assert posted.status_code == 400
     assert sandbox.world.payments[initiation.payment_id].status == "RCVD"
+
+
+def test_fault_rates_hit_about_their_share_of_calls(sandbox: Sandbox) -> None:
+    from sandbox import FaultPlan
+
+    plan = FaultPlan(error_rate=0.2, slow_rate=0.1, seed=3)
+    draws = [plan.draw("dzintars", "status") for _ in range(2000)]
+    errors = sum(d in ("500", "503", "429") for d in draws)
+    assert 330 <= errors <= 470 and 130 <= draws.count("slow") <= 270
+    assert {"500", "503", "429"} <= set(draws)
+    with pytest.raises(ValueError, match="unknown fault"):
+        plan.add("dzintars", "status", "404")  # type: ignore[arg-type]
+    r = sandbox.http.post("/_sandbox/faults", json={"bank": "nope", "fault": "503"})
+    assert r.status_code == 404
+    r = sandbox.http.post("/_sandbox/faults", json={"bank": "*", "operation": "status", "fault": "503", "times": 2})
+    assert r.json()["pending"] == [{"bank": "*", "operation": "status", "fault": "503"}] * 2
