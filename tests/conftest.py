@@ -14,6 +14,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import make_engine, session_factory, upgrade
 
+# The browser fixtures, defined once for every test module: two session-scoped
+# Playwright instances in one process would collide on its event loop.
+from tests.browser import (  # noqa: F401
+    browser,
+    chromium_executable,
+    live_server_factory,
+    page,
+    playwright_instance,
+    viewport,
+)
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ON_CI = os.environ.get("CI") == "true"
 

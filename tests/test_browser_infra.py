@@ -13,9 +13,6 @@ from fastapi import FastAPI, Form
 from fastapi.responses import HTMLResponse, RedirectResponse
 from playwright.sync_api import Page
 
-# Star import on purpose: it is how the fixtures reach pytest until a conftest does the
-# same, and it shadows no name this module uses.
-from tests.browser import *  # noqa: F403
 from tests.browser import MOBILE, LiveServer, LiveServerFactory
 
 pytestmark = pytest.mark.browser

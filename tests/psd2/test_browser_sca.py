@@ -23,7 +23,6 @@ from tests.psd2.conftest import Sandbox
 from tests.psd2.payer import query
 
 pytestmark = pytest.mark.browser
-from tests.browser import browser, chromium_executable, page, playwright_instance, viewport  # noqa: E402,F401
 
 
 @pytest.fixture
