@@ -23,6 +23,7 @@ def sandbox_main(
         help="Seconds after acceptance when standard payments settle (default: next business day)")] = None,
     error_rate: Annotated[float, typer.Option(min=0, max=1, help="Share of API calls answered 500/503/429")] = 0.0,
     slow_rate: Annotated[float, typer.Option(min=0, max=1, help="Share of API calls answered slowly")] = 0.0,
+    slow_seconds: Annotated[float, typer.Option(min=0.1, max=120, help="Delay of slow and timeout-after answers")] = 3.0,
     sca_timeout: Annotated[int, typer.Option(min=10, help="Seconds until an unfinished SCA fails (RJCT)")] = 900,
 ) -> None:
     """Start the sandbox banks (without a subcommand)."""
@@ -34,7 +35,7 @@ def sandbox_main(
 
     world = Settings(sca_timeout=timedelta(seconds=sca_timeout),
                      settle_after=timedelta(seconds=settle_after) if settle_after is not None else None)
-    app = create_app(config=SandboxConfig(world=world, faults=FaultPlan(error_rate=error_rate, slow_rate=slow_rate)))
+    app = create_app(config=SandboxConfig(world=world, faults=FaultPlan(error_rate=error_rate, slow_rate=slow_rate, slow_seconds=slow_seconds)))
     typer.echo(f"kvits sandbox banks on http://{host}:{port}/  (test users and banks listed there)", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
 

@@ -21,17 +21,19 @@ got a 5xx may have created the payment at the bank. The rule kvits follows inste
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import CursorResult, Update, update
+from sqlalchemy import CursorResult, Update, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import transaction, utcnow
+from core.models import Merchant
 from core.errors import KvitsError
 from core.money import minor_unit
 from psd2.client import Psd2Client
@@ -41,7 +43,7 @@ from psd2.status import outcome
 from psd2.types import PaymentOrder
 
 # an `initiating` row older than this belongs to a process that died mid-POST
-STALE_INITIATING = timedelta(seconds=60)
+STALE_INITIATING = timedelta(minutes=5)
 # stop polling a payment the bank never decided: the statement settles the question
 POLL_DEADLINE = timedelta(hours=72)
 FINAL_STATES = frozenset({"completed", "rejected", "cancelled", "failed", "timed_out"})
@@ -96,21 +98,34 @@ class Attempts:
         self.now = now
 
     def create(self, merchant_id: int, bank_id: str, order: PaymentOrder, redirect_uri: str) -> int:
+        if not order.amount.is_finite():
+            raise AttemptError(f"{order.amount} is not a payable amount")
         places = minor_unit(order.currency)
         minor = order.amount.scaleb(places)
         if minor != minor.to_integral_value() or minor <= 0:
             raise AttemptError(f"{order.amount} {order.currency} is not a payable amount")
+        self.client_for(bank_id).close()  # an unknown bank fails now, not at the payer's click
         try:
             return self._insert(merchant_id, bank_id, order, redirect_uri, int(minor))
         except IntegrityError:
-            raise AttemptError(f"an attempt with end-to-end id {order.end_to_end_id!r} exists already") from None
+            with transaction(self.factory) as session:
+                taken = session.scalar(select(PaymentAttempt.id).where(
+                    PaymentAttempt.merchant_id == merchant_id, PaymentAttempt.end_to_end_id == order.end_to_end_id))
+                merchant = session.get(Merchant, merchant_id)
+            if taken is not None:
+                raise AttemptError(f"an attempt with end-to-end id {order.end_to_end_id!r} exists already") from None
+            if merchant is None:
+                raise AttemptError(f"no merchant {merchant_id}") from None
+            raise
 
     def _insert(self, merchant_id: int, bank_id: str, order: PaymentOrder, redirect_uri: str, minor: int) -> int:
         with transaction(self.factory) as session:
             row = PaymentAttempt(
                 merchant_id=merchant_id, end_to_end_id=order.end_to_end_id, bank_id=bank_id, product=order.product,
                 amount_minor=minor, currency=order.currency, creditor_iban=order.creditor_iban,
-                creditor_name=order.creditor_name, creditor_reference=order.creditor_reference, state="new",
+                creditor_name=order.creditor_name, creditor_reference=order.creditor_reference,
+                unstructured=order.unstructured, debtor_iban=order.debtor_iban,
+                requested_execution_date=order.requested_execution_date, state="new",
                 redirect_uri=redirect_uri, orphaned=0, polls=0, created_at=self.now(), updated_at=self.now(),
             )
             session.add(row)
@@ -125,27 +140,23 @@ class Attempts:
     def redirect(self, attempt_id: int, *, psu_ip: str, nok_redirect_uri: str | None = None,
                  psu_user_agent: str | None = None) -> str:
         """Where the payer's browser goes: the one SCA of this attempt."""
-        now = self.now()
+        now, claim = self.now(), secrets.token_hex(16)
         with transaction(self.factory) as session:
-            claimed = _changed(
-                session,
-                update(PaymentAttempt)
-                .where(PaymentAttempt.id == attempt_id, PaymentAttempt.state.in_(("new", "uncertain")))
-                .values(state="initiating", updated_at=now)
-            )
+            claimed = _changed(session, update(PaymentAttempt)
+                               .where(PaymentAttempt.id == attempt_id, PaymentAttempt.state.in_(("new", "uncertain")))
+                               .values(state="initiating", claim=claim, updated_at=now))
             if not claimed:
                 row = self._row(session, attempt_id)
                 if row.state == "awaiting_sca" and row.sca_redirect:
                     return row.sca_redirect
-                stale = row.state == "initiating" and _aware(row.updated_at) < now - STALE_INITIATING
-                if stale:  # its process died after (maybe) sending the POST
-                    claimed = _changed(
-                session,
-                        update(PaymentAttempt)
-                        .where(PaymentAttempt.id == attempt_id, PaymentAttempt.state == "initiating",
-                               PaymentAttempt.updated_at < now - STALE_INITIATING)
-                        .values(updated_at=now, orphaned=PaymentAttempt.orphaned + 1)
-                    )
+                if row.state == "initiating" and _aware(row.updated_at) < now - STALE_INITIATING:
+                    # its process died, or hangs, after (maybe) sending the POST: take over;
+                    # the old claim can no longer store its answer or hand out its link
+                    claimed = _changed(session, update(PaymentAttempt)
+                                       .where(PaymentAttempt.id == attempt_id, PaymentAttempt.state == "initiating",
+                                              PaymentAttempt.claim.is_(None) if row.claim is None
+                                              else PaymentAttempt.claim == row.claim)
+                                       .values(updated_at=now, claim=claim, orphaned=PaymentAttempt.orphaned + 1))
                 if not claimed:
                     if row.state == "initiating":
                         raise AttemptError("this payment is being started at the bank right now; try again in a moment")
@@ -158,28 +169,43 @@ class Attempts:
             initiation = client.initiate(order, psu_ip=psu_ip, redirect_uri=redirect_uri,
                                          nok_redirect_uri=nok_redirect_uri, psu_user_agent=psu_user_agent)
         except BankUnavailable as exc:
-            self._set(attempt_id, "initiating", state="uncertain" if exc.ambiguous else "new",
-                      orphaned_inc=1 if exc.ambiguous else 0, last_error=str(exc)[:2000])
+            self._claimed(attempt_id, claim, state="uncertain" if exc.ambiguous else "new",
+                          orphaned_inc=1 if exc.ambiguous else 0, last_error=str(exc)[:2000])
             raise
         except Psd2Error as exc:
-            self._set(attempt_id, "initiating", state="failed", last_error=str(exc)[:2000])
+            self._claimed(attempt_id, claim, state="failed", last_error=str(exc)[:2000])
             raise
+        except BaseException as exc:
+            # anything else: the POST may have gone out; never leave the row stuck
+            self._claimed(attempt_id, claim, state="uncertain", orphaned_inc=1, last_error=repr(exc)[:2000])
+            raise
+        finally:
+            client.close()
         state = state_for(initiation.transaction_status, "awaiting_sca")
-        self._set(attempt_id, "initiating", state=state if state in FINAL_STATES else "awaiting_sca",
-                  bank_payment_id=initiation.payment_id, bank_status=initiation.transaction_status,
-                  sca_redirect=initiation.sca_redirect, authorisation_id=initiation.authorisation_id,
-                  oauth_state=initiation.oauth_state, oauth_verifier=initiation.oauth_verifier,
-                  next_poll_at=self.now() + timedelta(seconds=5), last_error=None)
+        stored = self._claimed(
+            attempt_id, claim, state=state if state in FINAL_STATES else "awaiting_sca",
+            bank_payment_id=initiation.payment_id, bank_status=initiation.transaction_status,
+            sca_redirect=initiation.sca_redirect, authorisation_id=initiation.authorisation_id,
+            oauth_state=initiation.oauth_state, oauth_verifier=initiation.oauth_verifier,
+            next_poll_at=self.now() + timedelta(seconds=5), last_error=None)
+        if not stored:
+            # taken over while our POST hung: our payment must never reach the payer
+            self._take_back(bank_id, initiation.product, initiation.payment_id)
+            raise AttemptError("this payment was started again elsewhere meanwhile; use that one")
         if initiation.sca_redirect is None:
             raise AttemptError(f"the bank answered {initiation.transaction_status} without an SCA address")
         return initiation.sca_redirect
 
     def returned(self, attempt_id: int, callback: Mapping[str, str]) -> AttemptView:
-        """The payer's browser came back from the bank (maybe twice): exchange an OAuth
-        code once, then ask the bank where the payment stands."""
+        """The payer's browser came back from the bank (maybe twice, maybe forged): on an
+        OAuth bank, a return with this attempt's state exchanges its code once; then the
+        bank is asked where the payment stands."""
         with transaction(self.factory) as session:
             row = self._row(session, attempt_id)
-            exchange = bool(row.oauth_state) and row.state == "awaiting_sca" and _changed(
+            ours = bool(row.oauth_state) and secrets.compare_digest(
+                str(callback.get("state", "")).encode("utf-8", "surrogatepass"), (row.oauth_state or "").encode()) \
+                and bool(callback.get("code") or callback.get("error"))
+            exchange = ours and row.state == "awaiting_sca" and _changed(
                 session,
                 update(PaymentAttempt)
                 .where(PaymentAttempt.id == attempt_id, PaymentAttempt.state == "awaiting_sca")
@@ -188,11 +214,14 @@ class Attempts:
             bank_id, state_token, verifier, redirect_uri = row.bank_id, row.oauth_state, row.oauth_verifier, row.redirect_uri
         if exchange:
             assert state_token and verifier
+            client = self.client_for(bank_id)
             try:
-                self.client_for(bank_id).finish_oauth(state_token, verifier, redirect_uri, callback)
+                client.finish_oauth(state_token, verifier, redirect_uri, callback)
             except Psd2Error as exc:
                 # a refused or cancelled authorisation shows in the payment's status below
                 self._set(attempt_id, None, last_error=str(exc)[:2000])
+            finally:
+                client.close()
         return self.poll(attempt_id)
 
     def poll(self, attempt_id: int) -> AttemptView:
@@ -202,8 +231,9 @@ class Attempts:
                 return _view(row)
             bank_id, product, payment_id, current = row.bank_id, row.product, row.bank_payment_id, row.state
             polls, age = row.polls, self.now() - _aware(row.created_at)
+        client = self.client_for(bank_id)
         try:
-            status = self.client_for(bank_id).status(product, payment_id)
+            status = client.status(product, payment_id)
         except NotFound as exc:
             self._set(attempt_id, current, state="failed", last_error=str(exc)[:2000])
             return self.view(attempt_id)
@@ -214,6 +244,8 @@ class Attempts:
                 values["state"] = "timed_out"
             self._set(attempt_id, None, polls_inc=1, last_error=str(exc)[:2000], **values)
             return self.view(attempt_id)
+        finally:
+            client.close()
         state = state_for(status.transaction_status, current)
         delay = next_poll(state, polls + 1, age)
         if delay is None and state not in FINAL_STATES:
@@ -240,6 +272,24 @@ class Attempts:
         session.refresh(row)
         return row
 
+    def _claimed(self, attempt_id: int, claim: str, **values: Any) -> bool:
+        """Store the outcome of our POST, only while we still hold the claim."""
+        with transaction(self.factory) as session:
+            stmt = update(PaymentAttempt).where(PaymentAttempt.id == attempt_id, PaymentAttempt.claim == claim,
+                                                PaymentAttempt.state == "initiating")
+            if values.pop("orphaned_inc", 0):
+                values["orphaned"] = PaymentAttempt.orphaned + 1
+            return bool(_changed(session, stmt.values(updated_at=self.now(), claim=None, **values)))
+
+    def _take_back(self, bank_id: str, product: str, payment_id: str) -> None:
+        client = self.client_for(bank_id)
+        try:
+            client.cancel(product, payment_id)
+        except Psd2Error:
+            pass  # the bank rejects it when its SCA times out: nobody has its address
+        finally:
+            client.close()
+
     def _set(self, attempt_id: int, expected_state: str | None, *, orphaned_inc: int = 0, polls_inc: int = 0,
              **values: Any) -> bool:
         """Update the row; with `expected_state`, only if it is still in that state."""
@@ -260,7 +310,8 @@ def _order(row: PaymentAttempt) -> PaymentOrder:
     return PaymentOrder(
         amount=Decimal(row.amount_minor).scaleb(-minor_unit(row.currency)), currency=row.currency,
         creditor_iban=row.creditor_iban, creditor_name=row.creditor_name, end_to_end_id=row.end_to_end_id,
-        creditor_reference=row.creditor_reference, instant=row.product.startswith("instant-"),
+        creditor_reference=row.creditor_reference, unstructured=row.unstructured, debtor_iban=row.debtor_iban,
+        instant=row.product.startswith("instant-"), requested_execution_date=row.requested_execution_date,
     )
 
 

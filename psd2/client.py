@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import secrets
 import time
 import uuid
@@ -74,8 +75,25 @@ class Psd2Client:
         body = _payment_body(order)
         data, _ = self._call("POST", f"/v1/payments/{order.product}", json_body=body, headers=headers,
                              psu_user_agent=psu_user_agent)
-        payment_id = _text(data, "paymentId", self.bank.id, limit=200)
+        payment_id = _bank_id(data, "paymentId", self.bank.id)
         status = _text(data, "transactionStatus", self.bank.id, limit=8)
+        try:
+            return self._sca_of(order, payment_id, status, data, psu_ip, redirect_uri, nok_redirect_uri, psu_user_agent)
+        except Psd2Error as exc:
+            # the payment exists at the bank but kvits cannot send the payer to its SCA:
+            # take it back where the bank allows (else the bank rejects it when its SCA
+            # times out), and count it as an orphan when the bank was merely unreachable
+            try:
+                self.cancel(order.product, payment_id)
+            except Psd2Error:
+                pass
+            if isinstance(exc, BankUnavailable):
+                raise BankUnavailable(self.bank.id, f"payment {payment_id} was created but its SCA could not be "
+                                      f"started: {exc}", exc.status, exc.messages, ambiguous=True) from exc
+            raise
+
+    def _sca_of(self, order: PaymentOrder, payment_id: str, status: str, data: Mapping[str, Any], psu_ip: str,
+                redirect_uri: str, nok_redirect_uri: str | None, psu_user_agent: str | None) -> Initiation:
         links = self._links(data)
         initiation = Initiation(payment_id=payment_id, product=order.product, transaction_status=status,
                                 sca_redirect=links.get("scaRedirect"), authorisation_id=_last_segment(links.get("scaStatus")),
@@ -98,15 +116,15 @@ class Psd2Client:
         headers = {"PSU-IP-Address": psu_ip, "TPP-Redirect-URI": redirect_uri}
         if nok_redirect_uri:
             headers["TPP-Nok-Redirect-URI"] = nok_redirect_uri
-        data, _ = self._call("POST", url or f"/v1/payments/{product}/{_seg(payment_id)}/authorisations",
+        data, _ = self._call("POST", url or f"/v1/payments/{_seg(product)}/{_seg(payment_id)}/authorisations",
                              json_body={}, headers=headers, psu_user_agent=psu_user_agent)
         links = self._links(data)
         if "scaRedirect" not in links:
             raise ProtocolError(self.bank.id, "startAuthorisation answered without a scaRedirect link")
-        return links["scaRedirect"], _text(data, "authorisationId", self.bank.id, limit=200)
+        return links["scaRedirect"], _bank_id(data, "authorisationId", self.bank.id)
 
     def status(self, product: str, payment_id: str) -> PaymentStatus:
-        data, _ = self._call("GET", f"/v1/payments/{product}/{_seg(payment_id)}/status")
+        data, _ = self._call("GET", f"/v1/payments/{_seg(product)}/{_seg(payment_id)}/status")
         funds = data.get("fundsAvailable")
         message = data.get("psuMessage")
         return PaymentStatus(_text(data, "transactionStatus", self.bank.id, limit=8),
@@ -114,17 +132,17 @@ class Psd2Client:
                              message[:500] if isinstance(message, str) else None)
 
     def payment(self, product: str, payment_id: str) -> dict[str, Any]:
-        data, _ = self._call("GET", f"/v1/payments/{product}/{_seg(payment_id)}")
+        data, _ = self._call("GET", f"/v1/payments/{_seg(product)}/{_seg(payment_id)}")
         return data
 
     def sca_status(self, product: str, payment_id: str, authorisation_id: str) -> str:
-        data, _ = self._call("GET", f"/v1/payments/{product}/{_seg(payment_id)}/authorisations/{_seg(authorisation_id)}")
+        data, _ = self._call("GET", f"/v1/payments/{_seg(product)}/{_seg(payment_id)}/authorisations/{_seg(authorisation_id)}")
         return _text(data, "scaStatus", self.bank.id, limit=40)
 
     def cancel(self, product: str, payment_id: str) -> bool:
         """True when the bank cancelled it; False when it needs a cancellation authorisation.
         Too late to cancel: RequestRejected with CANCELLATION_INVALID."""
-        _, status = self._call("DELETE", f"/v1/payments/{product}/{_seg(payment_id)}")
+        _, status = self._call("DELETE", f"/v1/payments/{_seg(product)}/{_seg(payment_id)}")
         return status == 204
 
     def finish_oauth(self, initiation_state: str, verifier: str, redirect_uri: str,
@@ -163,7 +181,7 @@ class Psd2Client:
         if psu_ip:
             headers["PSU-IP-Address"] = psu_ip
         data, _ = self._call("POST", "/v1/consents", json_body=body, headers=headers, psu_user_agent=psu_user_agent)
-        consent_id = _text(data, "consentId", self.bank.id, limit=200)
+        consent_id = _bank_id(data, "consentId", self.bank.id)
         links = self._links(data)
         started = ConsentStarted(consent_id, _text(data, "consentStatus", self.bank.id, limit=40),
                                  links.get("scaRedirect"), _last_segment(links.get("scaStatus")))
@@ -186,9 +204,9 @@ class Psd2Client:
             raise ProtocolError(self.bank.id, "the accounts answer has no accounts list")
         result = []
         for item in items:
-            if not isinstance(item, dict) or not isinstance(item.get("resourceId"), str):
-                raise ProtocolError(self.bank.id, "an account without resourceId")
-            result.append(BankAccount(item["resourceId"], _opt(item, "iban"), _opt(item, "currency"),
+            if not isinstance(item, dict):
+                raise ProtocolError(self.bank.id, "an account that is not an object")
+            result.append(BankAccount(_bank_id(item, "resourceId", self.bank.id), _opt(item, "iban"), _opt(item, "currency"),
                                       _opt(item, "name"), _opt(item, "ownerName")))
         return result
 
@@ -201,8 +219,11 @@ class Psd2Client:
             raise ProtocolError(self.bank.id, "the transactions answer has no transactions.booked list")
         raw_account = data.get("account")
         account: Mapping[str, Any] = raw_account if isinstance(raw_account, dict) else {}
+        pending_list = block.get("pending", [])
+        if not isinstance(pending_list, list):
+            raise ProtocolError(self.bank.id, "transactions.pending is not a list")
         booked = tuple(t for t in block.get("booked", []) if isinstance(t, dict))
-        pending = tuple(t for t in block.get("pending", []) if isinstance(t, dict))
+        pending = tuple(t for t in pending_list if isinstance(t, dict))
         return Transactions(_opt(account, "iban"), booked, pending)
 
     def statement(self, consent_id: str, account_id: str, date_from: date, date_to: date) -> bytes:
@@ -257,9 +278,14 @@ class Psd2Client:
 
     def _safe_link(self, href: str) -> str:
         """Resolve a (possibly host-relative) link; refuse anything off the bank's host."""
-        url = urljoin(self.bank.host + "/", href)
-        parts, host = urlsplit(url), urlsplit(self.bank.host)
-        if parts.scheme not in ("http", "https") or parts.netloc != host.netloc or len(url) > 2000:
+        try:
+            url = urljoin(self.bank.host + "/", href)
+            parts, host = urlsplit(url), urlsplit(self.bank.host)
+            same = (parts.scheme, parts.hostname, _port(parts)) == (host.scheme, host.hostname, _port(host))
+        except ValueError:
+            same = False
+        if not same or parts.username or parts.password or len(url) > 2000 \
+                or any(c in url for c in "\\ \t\r\n"):
             raise ProtocolError(self.bank.id, f"the bank sent a link outside its own host: {href[:120]!r}")
         return url
 
@@ -273,8 +299,8 @@ class Psd2Client:
             return {}, status
         try:
             data = json.loads(body)
-        except ValueError:
-            raise ProtocolError(self.bank.id, f"{method} {path}: the answer is not JSON") from None
+        except (ValueError, RecursionError):
+            raise ProtocolError(self.bank.id, f"{method} {_short(path)}: the answer is not JSON") from None
         if not isinstance(data, dict):
             raise ProtocolError(self.bank.id, f"{method} {path}: the answer is not a JSON object")
         return data, status
@@ -323,6 +349,8 @@ class Psd2Client:
         except httpx.ConnectError as exc:
             # nothing reached the bank: safe to repeat even a POST
             raise BankUnavailable(self.bank.id, f"{method} {_short(url)}: cannot connect ({exc})") from None
+        except httpx.DecodingError:
+            raise ProtocolError(self.bank.id, f"{method} {_short(url)}: the answer's content encoding is broken") from None
         except (httpx.TimeoutException, httpx.TransportError) as exc:
             raise BankUnavailable(self.bank.id, f"{method} {_short(url)}: no answer ({type(exc).__name__})",
                                   ambiguous=changes) from None
@@ -338,6 +366,8 @@ class Psd2Client:
                     raise BankUnavailable(self.bank.id, f"{method} {_short(url)}: the answer is too slow to arrive",
                                           status=response.status_code, ambiguous=changes)
             return response.status_code, response.headers, bytes(body)
+        except httpx.DecodingError:
+            raise ProtocolError(self.bank.id, f"{method} {_short(url)}: the answer's content encoding is broken") from None
         except (httpx.TimeoutException, httpx.TransportError) as exc:
             raise BankUnavailable(self.bank.id, f"{method} {_short(url)}: the answer broke off ({type(exc).__name__})",
                                   status=response.status_code, ambiguous=changes) from None
@@ -346,7 +376,7 @@ class Psd2Client:
 
     def _error(self, method: str, path: str, status: int, headers: httpx.Headers, body: bytes) -> Psd2Error:
         messages = _tpp_messages(body)
-        text = f"{method} {path} answered {status}"
+        text = f"{method} {_short(path if path.startswith('http') else self.bank.base_url + path)} answered {status}"
         if status == 429:
             return RateLimited(self.bank.id, text, _retry_after(headers.get("retry-after")), messages)
         if status >= 500:
@@ -396,7 +426,7 @@ def _amount(order: PaymentOrder) -> str:
 def _tpp_messages(body: bytes) -> tuple[TppMessage, ...]:
     try:
         data = json.loads(body[:MAX_JSON]) if body else {}
-    except ValueError:
+    except (ValueError, RecursionError):
         return ()
     raw = data.get("tppMessages") if isinstance(data, dict) else None
     if not isinstance(raw, list):
@@ -428,15 +458,29 @@ def _opt(data: Mapping[str, Any], key: str) -> str | None:
     return value[:200] if isinstance(value, str) else None
 
 
+_ID = re.compile(r"[A-Za-z0-9._~:@+=-]{1,200}")
+
+
 def _seg(value: str) -> str:
-    """An id from the bank going back into a path: refuse anything that is not one segment."""
-    if not value or any(c in value for c in "/?#%\\") or value in (".", ".."):
-        raise ProtocolError("bank", f"{value[:60]!r} is not a usable resource id")
+    """An id going into a path: one plain segment, nothing a URL would read otherwise."""
+    if not isinstance(value, str) or not _ID.fullmatch(value) or value in (".", ".."):
+        raise ValueError(f"{str(value)[:60]!r} is not a usable resource id")
+    return value
+
+
+def _bank_id(data: Mapping[str, Any], key: str, bank_id: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not _ID.fullmatch(value) or value in (".", ".."):
+        raise ProtocolError(bank_id, f"the answer's {key} is missing or not a plain id")
     return value
 
 
 def _last_segment(url: str | None) -> str | None:
     return urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1] if url else None
+
+
+def _port(parts: Any) -> int | None:
+    return parts.port or {"https": 443, "http": 80}.get(parts.scheme)
 
 
 def _short(url: str) -> str:

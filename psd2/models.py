@@ -3,11 +3,12 @@ payer to exactly one SCA (see `psd2.attempts`)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+import core.models  # noqa: F401  (the merchants table the foreign key points to)
 from core.db import Base, utcnow
 from core.ids import PK
 
@@ -34,6 +35,9 @@ class PaymentAttempt(Base):
     creditor_iban: Mapped[str] = mapped_column(String(34))
     creditor_name: Mapped[str] = mapped_column(String(70))
     creditor_reference: Mapped[str | None] = mapped_column(String(35))
+    unstructured: Mapped[str | None] = mapped_column(String(140))
+    debtor_iban: Mapped[str | None] = mapped_column(String(34))
+    requested_execution_date: Mapped[date | None] = mapped_column(Date)
     state: Mapped[str] = mapped_column(String(16), default="new")
     bank_payment_id: Mapped[str | None] = mapped_column(String(200))
     bank_status: Mapped[str | None] = mapped_column(String(8))
@@ -42,6 +46,9 @@ class PaymentAttempt(Base):
     oauth_state: Mapped[str | None] = mapped_column(String(64))
     oauth_verifier: Mapped[str | None] = mapped_column(String(128))
     redirect_uri: Mapped[str] = mapped_column(Text)
+    # who holds the right to POST now: only the holder of this token may store the
+    # answer and hand out its SCA address (a takeover after a stall changes it)
+    claim: Mapped[str | None] = mapped_column(String(32))
     # how many initiations may have reached the bank without kvits learning the answer:
     # each left an orphan payment nobody can authorise, which the bank rejects on timeout
     orphaned: Mapped[int] = mapped_column(Integer, default=0)

@@ -90,7 +90,8 @@ def _bank(spec: dict[str, Any], source: str = "built-in") -> Bank:
             id=str(spec["id"]), name=str(spec["name"]), bic=str(spec["bic"]), country=str(spec["country"]),
             base_url=str(spec["base_url"]).rstrip("/"), dialect=str(spec["dialect"]),
             products=tuple(spec.get("products", DEFAULT_PRODUCTS)),
-            sca_approach=str(spec.get("sca_approach", "redirect")), client_id=spec.get("client_id"),
+            sca_approach=str(spec.get("sca_approach", "oauth" if spec.get("dialect") == "oauth" else "redirect")),
+            client_id=spec.get("client_id"),
             client_secret=spec.get("client_secret"), max_unstructured=int(spec.get("max_unstructured", 140)),
         )
     except (KeyError, TypeError, ValueError) as exc:

@@ -9,12 +9,14 @@ from datetime import date, timedelta
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from sandbox import sca, statements, xs2a
+from sandbox.xs2a import EARLIEST
 from sandbox.banks import BANKS, BY_ID, BankProfile, hosts
 from sandbox.errors import TppError, format_error
 from sandbox.faults import FaultPlan
+from sandbox.validation import is_uuid
 from sandbox.oauth import TPP_CLIENT_ID, TPP_CLIENT_SECRET, Server
 from sandbox.users import ONE_TIME_CODE, USERS
 from sandbox.world import Settings, World
@@ -28,22 +30,29 @@ class SandboxConfig:
 
 
 class FaultRequest(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
     bank: str = Field(description="bank id, or * for every bank")
     operation: str = "any"
     fault: str
     times: int = Field(1, ge=1, le=1000)
+    slow_seconds: float | None = Field(None, gt=0, le=120, description="delay of slow and timeout-after faults")
 
 
 class ClockRequest(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
     days: float = Field(0, ge=0, le=366)
     seconds: float = Field(0, ge=0, le=366 * 86400)
+
+
+MAX_CLOCK_OFFSET = timedelta(days=5 * 366)  # further on, years of daily traffic would pile up
 
 
 def create_app(world: World | None = None, config: SandboxConfig | None = None) -> FastAPI:
     config = config or SandboxConfig()
     world = world or World(settings=config.world)
     faults = config.faults
-    app = FastAPI(title="kvits sandbox banks", version="1.3.12",
+    # no /docs: its page loads from a CDN, which a sandbox on a closed machine cannot reach
+    app = FastAPI(title="kvits sandbox banks", version="1.3.12", docs_url=None, redoc_url=None,
                   description="Imitation Baltic banks speaking Berlin Group NextGenPSD2.")
     app.state.world = world
     app.state.faults = faults
@@ -69,15 +78,19 @@ def create_app(world: World | None = None, config: SandboxConfig | None = None) 
         app.include_router(sca.router(banks[0].host_path, banks, world,
                                       oauth if banks[0].dialect == "oauth" else None))
 
+    def echo(request: Request) -> str | None:
+        value = request.headers.get("x-request-id")
+        return value if value and is_uuid(value) else None  # never reflect arbitrary header bytes
+
     @app.exception_handler(TppError)
     def tpp_error(request: Request, exc: TppError) -> Response:
-        return exc.response(request.headers.get("x-request-id"))
+        return exc.response(echo(request))
 
     @app.exception_handler(RequestValidationError)
     def validation_error(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {"msg": "bad request", "loc": ()}
         where = ".".join(str(p) for p in first.get("loc", ()))
-        return format_error(f"{where}: {first['msg']}", where or None).response(request.headers.get("x-request-id"))
+        return format_error(f"{where}: {first['msg']}", where or None).response(echo(request))
 
     # -- back office -------------------------------------------------------------
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -96,7 +109,7 @@ def create_app(world: World | None = None, config: SandboxConfig | None = None) 
             f"<h2>Test users</h2><ul>{users}</ul><p>One-time code: <code>{ONE_TIME_CODE}</code>. "
             f"OAuth client of the OAuth bank: <code>{TPP_CLIENT_ID}</code> / <code>{TPP_CLIENT_SECRET}</code>.</p>"
             "<p>Accounts: <a href='/_sandbox/accounts'>/_sandbox/accounts</a>. API description: "
-            "<a href='/docs'>/docs</a>.</p></body></html>")
+            "<a href='/openapi.json'>/openapi.json</a>.</p></body></html>")
 
     @app.get("/_sandbox/banks", tags=["back office"])
     def list_banks(request: Request) -> list[dict[str, object]]:
@@ -129,8 +142,8 @@ def create_app(world: World | None = None, config: SandboxConfig | None = None) 
                 end = date.fromisoformat(request.query_params.get("to", today.isoformat()))
             except ValueError:
                 return JSONResponse({"error": "from and to must be dates (YYYY-MM-DD)"}, status_code=400)
-            if start > end or end > today:
-                return JSONResponse({"error": f"period {start} .. {end} is not valid (up to today {today})"},
+            if start > end or end > today or start < EARLIEST:
+                return JSONResponse({"error": f"period {start} .. {end} is not valid ({EARLIEST} up to today {today})"},
                                     status_code=400)
             body = statements.camt053(account, start, end, world.now())
         return Response(body, media_type="application/xml")
@@ -143,19 +156,32 @@ def create_app(world: World | None = None, config: SandboxConfig | None = None) 
             faults.add(fault.bank, fault.operation, fault.fault, fault.times)  # type: ignore[arg-type]
         except ValueError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)  # type: ignore[return-value]
-        return {"pending": faults.pending()}
+        if fault.slow_seconds is not None:
+            faults.slow_seconds = fault.slow_seconds
+        pending = faults.pending()
+        return {"waiting": len(pending), "pending": pending[:100], "slow_seconds": faults.slow_seconds}
 
     @app.delete("/_sandbox/faults", tags=["back office"])
     def clear_faults() -> dict[str, object]:
         faults.clear()
-        return {"pending": []}
+        return {"waiting": 0, "pending": [], "slow_seconds": faults.slow_seconds}
 
     @app.post("/_sandbox/clock", tags=["back office"])
     def advance_clock(move: ClockRequest) -> dict[str, str]:
         """Move the sandbox's time forward (e.g. one day, to see standard payments settle)."""
         with world.lock:
+            step = timedelta(days=move.days, seconds=move.seconds)
+            offset = getattr(world.clock, "offset", timedelta(0))
+            if offset + step > MAX_CLOCK_OFFSET:
+                return JSONResponse({"error": f"the sandbox's time moves at most {MAX_CLOCK_OFFSET.days} days ahead "
+                                              "in all (restart it to start over)"}, status_code=400)  # type: ignore[return-value]
             world.clock.advance(days=move.days, seconds=move.seconds)
             world.tick()
+            return {"now": world.now().isoformat(), "today": world.today().isoformat()}
+
+    @app.get("/_sandbox/clock", tags=["back office"])
+    def read_clock() -> dict[str, str]:
+        with world.lock:
             return {"now": world.now().isoformat(), "today": world.today().isoformat()}
 
     return app

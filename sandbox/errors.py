@@ -26,13 +26,14 @@ class TppError(Exception):
     """Raised by the sandbox's handlers; turned into a tppMessages response."""
 
     def __init__(self, status: int, code: str, text: str, path: str | None = None,
-                 more: list[TppMessage] | None = None) -> None:
+                 more: list[TppMessage] | None = None, headers: dict[str, str] | None = None) -> None:
         super().__init__(text)
         self.status = status
         self.messages = [TppMessage(code, text, path), *(more or [])]
+        self.headers = headers or {}
 
     def response(self, request_id: str | None = None) -> JSONResponse:
-        headers = {"X-Request-ID": request_id} if request_id else {}
+        headers = {**self.headers, **({"X-Request-ID": request_id} if request_id else {})}
         return JSONResponse({"tppMessages": [m.as_json() for m in self.messages]},
                             status_code=self.status, headers=headers)
 

@@ -17,6 +17,7 @@ from typing import Literal
 
 Fault = Literal["500", "503", "429", "503-after", "timeout-after", "slow"]
 FAULTS: tuple[str, ...] = ("500", "503", "429", "503-after", "timeout-after", "slow")
+MAX_SCRIPTED = 1000
 # operations a fault can be aimed at
 OPERATIONS = ("initiate", "status", "get", "cancel", "authorise", "sca-status", "consent", "accounts",
               "transactions", "token", "any")
@@ -41,6 +42,8 @@ class FaultPlan:
         if fault not in FAULTS:
             raise ValueError(f"unknown fault {fault!r} (one of {', '.join(FAULTS)})")
         with self._lock:
+            if len(self._script) + times > MAX_SCRIPTED:
+                raise ValueError(f"at most {MAX_SCRIPTED} scripted faults may wait (clear them first)")
             for _ in range(times):
                 self._script.append((bank_id, operation, fault))
 

@@ -56,7 +56,7 @@ class Client(ClientMixin):  # type: ignore[misc]
             parts.scheme == "https" or parts.scheme == "http" and parts.hostname in ("localhost", "127.0.0.1", "::1"))
 
     def check_client_secret(self, client_secret: str) -> bool:
-        return secrets.compare_digest(client_secret, self.client_secret)
+        return secrets.compare_digest(str(client_secret).encode("utf-8", "surrogatepass"), self.client_secret.encode())
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         return method in ("client_secret_basic", "client_secret_post")

@@ -136,7 +136,7 @@ def router(host_path: str, banks: list[BankProfile], world: World, oauth: Server
             closed = not_open(request, auth)  # a second submit changes nothing
             if closed is not None or auth is None:
                 return closed or HTMLResponse(status_code=404)
-            if not secrets.compare_digest(values.get("form_token", ""), _form_token(auth)):
+            if not _same(values.get("form_token", ""), _form_token(auth)):
                 return render(request, "done.html", auth, 403, title="Refused",
                               message="The form did not come from this page.", back=None)
             action = f"{host_path}/sca/{auth.id}"
@@ -157,7 +157,7 @@ def router(host_path: str, banks: list[BankProfile], world: World, oauth: Server
                 return RedirectResponse(action, status_code=303)
             user = auth.user
             code = values.get("code", "").strip()
-            if user.behaviour == "wrong_code" or not secrets.compare_digest(code, ONE_TIME_CODE):
+            if user.behaviour == "wrong_code" or not _same(code, ONE_TIME_CODE):
                 auth.wrong_codes += 1
                 if auth.wrong_codes >= MAX_WRONG_CODES:
                     world.fail_sca(auth, cancelled=False)
@@ -185,6 +185,9 @@ def router(host_path: str, banks: list[BankProfile], world: World, oauth: Server
         @r.get("/oauth/authorize")
         def authorize(request: Request) -> Response:
             query = dict(request.query_params)
+            if query.get("code_challenge_method") != "S256" or not query.get("code_challenge"):
+                return render(request, "done.html", None, 400, title="Authorisation request refused",
+                              message="This bank requires PKCE with code_challenge_method=S256.", back=None)
             oauth_request = oauth.request("GET", str(request.url), dict(request.headers), query, {})
             try:
                 grant = oauth.get_consent_grant(oauth_request)
@@ -204,6 +207,10 @@ def router(host_path: str, banks: list[BankProfile], world: World, oauth: Server
                                           "(PIS:<paymentId> or AIS:<consentId>).", back=None)
                 if auth.sca_status in FINAL_SCA or auth.sca_status == "unconfirmed":
                     return done_page(request, auth)
+                if auth.oauth.get("uri") and _query(auth.oauth["uri"]) != _query(str(request.url)):
+                    # one authorization request per payment: nobody may re-aim it at their own client
+                    return render(request, "done.html", auth, 400, title="Authorisation request refused",
+                                  message="This payment's authorisation has started already.", back=None)
                 auth.oauth.update(uri=str(request.url), redirect_uri=query["redirect_uri"],
                                   state=query.get("state", ""))
             return RedirectResponse(f"{host_path}/sca/{auth.id}", status_code=303)
@@ -228,6 +235,11 @@ def _may_authorise(world: World, auth: Authorisation, user: Any) -> bool:
         return set(consent.ibans) <= own
     payment = world.payments[auth.target_id]
     return payment.debtor_iban is None or world.accounts.get(payment.debtor_iban) == world.account_of(user, auth.bank)
+
+
+def _same(given: str, expected: str) -> bool:
+    # compare_digest refuses non-ASCII str; as bytes any input compares (and fails) safely
+    return secrets.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode())
 
 
 def _query(uri: str) -> list[tuple[str, str]]:

@@ -52,7 +52,10 @@ def consent_request(raw: object, today: date) -> dict[str, Any]:
     if not isinstance(recurring, bool):
         raise format_error("recurringIndicator is required (true or false)", "recurringIndicator")
     try:
-        valid_until = date.fromisoformat(str(raw.get("validUntil")))
+        until = raw.get("validUntil")
+        if not isinstance(until, str) or len(until) != 10:
+            raise ValueError(until)
+        valid_until = date.fromisoformat(until)
     except ValueError:
         raise format_error("validUntil must be an ISO date", "validUntil") from None
     if valid_until < today:
@@ -63,11 +66,17 @@ def consent_request(raw: object, today: date) -> dict[str, Any]:
         raise format_error("frequencyPerDay must be a positive integer", "frequencyPerDay")
     if not recurring:
         frequency = 1
+    # keep what was asked in its known shape only: the consent is shown again on GET
+    if ibans:
+        access = {key: [{"iban": r["iban"][:34]} for r in access.get(key, [])]
+                  for key in ("accounts", "balances", "transactions") if access.get(key)}
+    else:
+        access = {"allPsd2": "allAccounts"}
     return {"access": access, "ibans": tuple(dict.fromkeys(ibans)), "recurring": recurring,
             "valid_until": valid_until, "frequency_per_day": min(frequency, 4)}
 
 
-def account_json(account: Account, link: dict[str, str], with_balance: bool) -> dict[str, Any]:
+def account_json(account: Account, link: dict[str, str], with_balance: bool, today: date) -> dict[str, Any]:
     data: dict[str, Any] = {
         "resourceId": account.resource_id, "iban": account.iban, "currency": account.currency,
         "name": account.name, "ownerName": account.owner.name, "cashAccountType": "CACC",
@@ -75,7 +84,7 @@ def account_json(account: Account, link: dict[str, str], with_balance: bool) -> 
                                                                   "transactions": {"href": link["href"] + "/transactions"}},
     }
     if with_balance:
-        data["balances"] = balances_json(account, date.today())
+        data["balances"] = balances_json(account, today)
     return data
 
 

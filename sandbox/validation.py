@@ -8,7 +8,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,18 +24,28 @@ from sandbox.errors import TppError, TppMessage, format_error
 _AMOUNT = re.compile(r"-?[0-9]{1,14}(\.[0-9]{1,3})?")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 # SEPA's character set, widened to the Baltic letters and Cyrillic banks accept in names
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# control characters, what XML cannot carry (lone surrogates, U+FFFE/U+FFFF) and the
+# bidirectional overrides that make a name read differently on the SCA page
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+_WORD = re.compile(r"\w")
+MAX_AHEAD = 366  # days a payment may be dated ahead
 
 
 def request_id(headers: Mapping[str, str]) -> str:
     value = headers.get("x-request-id")
     if not value:
         raise format_error("X-Request-ID header is missing (a UUID on every call)", "X-Request-ID")
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        raise format_error(f"X-Request-ID {value[:60]!r} is not a UUID", "X-Request-ID") from None
+    if not is_uuid(value):
+        raise format_error(f"X-Request-ID {value[:60]!r} is not a UUID", "X-Request-ID")
     return value
+
+
+def is_uuid(value: str) -> bool:
+    """The canonical 8-4-4-4-12 form the standard's format means, nothing looser."""
+    try:
+        return str(uuid.UUID(value)) == value.lower()
+    except ValueError:
+        return False
 
 
 def psu_ip(headers: Mapping[str, str], required: bool) -> str | None:
@@ -45,6 +55,8 @@ def psu_ip(headers: Mapping[str, str], required: bool) -> str | None:
             raise format_error("PSU-IP-Address header is missing (mandatory on payment initiation)", "PSU-IP-Address")
         return None
     try:
+        if "%" in value:  # a zone id is local to the payer's machine
+            raise ValueError(value)
         ipaddress.ip_address(value)
     except ValueError:
         raise format_error(f"PSU-IP-Address {value[:60]!r} is not an IP address", "PSU-IP-Address") from None
@@ -57,10 +69,18 @@ def redirect_uri(headers: Mapping[str, str], name: str, required: bool) -> str |
         if required:
             raise format_error(f"{name} header is missing (this bank uses the redirect approach)", name)
         return None
-    parts = urlsplit(value)
+    problem = f"{name} must be an https address (http only on localhost): {value[:100]!r}"
+    if len(value) > 2000 or any(c in value for c in "\\ \t\r\n\"<>`{}|^"):
+        raise format_error(problem, name)
+    try:
+        parts = urlsplit(value)
+        parts.port  # raises for a port out of range
+    except ValueError:
+        raise format_error(problem, name) from None
     loopback = parts.hostname in ("localhost", "127.0.0.1", "::1")
-    if parts.scheme != "https" and not (parts.scheme == "http" and loopback) or not parts.hostname:
-        raise format_error(f"{name} must be an https address (http only on localhost): {value[:100]!r}", name)
+    if parts.scheme != "https" and not (parts.scheme == "http" and loopback) or not parts.hostname \
+            or "@" in parts.netloc:
+        raise format_error(problem, name)
     return value
 
 
@@ -106,7 +126,10 @@ def payment_body(raw: object, bank: BankProfile, today: date) -> PaymentBody:
             problem(path, f"{path} is {len(value)} characters long, at most {limit} allowed")
             return None
         if _CONTROL.search(value):
-            problem(path, f"{path} contains control characters")
+            problem(path, f"{path} contains control or invisible characters")
+            return None
+        if not _WORD.search(value):
+            problem(path, f"{path} has no letter or digit")
             return None
         return value
 
@@ -179,16 +202,35 @@ def payment_body(raw: object, bank: BankProfile, today: date) -> PaymentBody:
     requested = raw.get("requestedExecutionDate")
     if requested is not None:
         try:
-            execution = date.fromisoformat(str(requested))
+            if not isinstance(requested, str) or len(requested) != 10:
+                raise ValueError(requested)
+            execution = date.fromisoformat(requested)
         except ValueError:
-            problem("requestedExecutionDate", f"requestedExecutionDate {str(requested)[:20]!r} is not a date")
+            problem("requestedExecutionDate", f"requestedExecutionDate {str(requested)[:20]!r} is not a date (YYYY-MM-DD)")
         else:
-            if execution < today:
-                raise TppError(400, "EXECUTION_DATE_INVALID", f"requestedExecutionDate {execution} is in the past",
+            if not today <= execution <= today + timedelta(days=MAX_AHEAD):
+                raise TppError(400, "EXECUTION_DATE_INVALID",
+                               f"requestedExecutionDate {execution} is not between today and {MAX_AHEAD} days ahead",
                                "requestedExecutionDate")
     if problems:
         first, *rest = problems
         raise TppError(400, first.code, first.text, first.path, rest)
     assert amount is not None and currency and creditor_iban and creditor_name
     return PaymentBody(amount, currency, creditor_iban, creditor_name, debtor_iban, e2e, unstructured,
-                       reference, reference_type, execution, raw)
+                       reference, reference_type, execution, _normalised(raw, amount, currency))
+
+
+def _normalised(raw: dict[str, Any], amount: Decimal, currency: str) -> dict[str, Any]:
+    """What the bank keeps and shows again: the known fields only, as validated."""
+    keep = ("endToEndIdentification", "debtorAccount", "creditorAccount", "creditorName",
+            "remittanceInformationUnstructured", "remittanceInformationStructured", "requestedExecutionDate")
+    data = {k: raw[k] for k in keep if raw.get(k) is not None}
+    data["instructedAmount"] = {"currency": currency, "amount": raw["instructedAmount"]["amount"]}
+    for key in ("debtorAccount", "creditorAccount"):
+        if key in data:
+            data[key] = {"iban": data[key]["iban"]}
+    if "remittanceInformationStructured" in data:
+        structured = data["remittanceInformationStructured"]
+        data["remittanceInformationStructured"] = {k: structured[k] for k in ("reference", "referenceType")
+                                                   if structured.get(k) is not None}
+    return data

@@ -320,8 +320,8 @@ class World:
             consent.status = "valid"
             return
         payment = self.payments[auth.target_id]
-        if payment.status in FINAL_TRANSACTION:
-            return
+        if payment.status != "RCVD":
+            return  # cancelled, timed out or decided meanwhile: an SCA acts only on a waiting payment
         account = self.account_of(auth.user, payment.bank)
         payment.debtor = account
         if payment.amount > account.available:
@@ -357,7 +357,7 @@ class World:
                 consent.status = "rejected"
             return
         payment = self.payments[auth.target_id]
-        if payment.status not in FINAL_TRANSACTION:
+        if payment.status == "RCVD":  # an accepted payment is not undone by a failed SCA
             payment.reject_reason = reason
             payment.set_status("CANC" if cancelled else "RJCT", now)
 

@@ -23,6 +23,7 @@ from sandbox.world import FINAL_SCA, Authorisation, Payment, World
 _SERVICES = ("payments", "bulk-payments", "periodic-payments")
 _KNOWN_PRODUCTS = PRODUCTS + ("target-2-payments", "cross-border-credit-transfers")
 _MAX_BODY = 64 * 1024
+EARLIEST = date(2000, 1, 1)  # statements reach back no further (and never into local mean time)
 
 
 class Host:
@@ -65,7 +66,8 @@ class Host:
             raise {
                 "500": TppError(500, "INTERNAL_SERVER_ERROR", "the bank had an internal error (sandbox fault)"),
                 "503": TppError(503, "SERVICE_UNAVAILABLE", "the bank is unavailable (sandbox fault)"),
-                "429": TppError(429, "ACCESS_EXCEEDED", "too many requests (sandbox fault)"),
+                "429": TppError(429, "ACCESS_EXCEEDED", "too many requests (sandbox fault)",
+                                headers={"Retry-After": "1"}),
             }[fault]
         if fault == "slow":
             time.sleep(self.faults.slow_seconds)
@@ -191,10 +193,11 @@ def router(host: Host) -> APIRouter:
 
         def handle(bank: BankProfile, rid: str) -> Response:
             payment = payment_of(bank, product, payment_id)
-            if payment.status != "RCVD" or any(
-                world.authorisations[a].sca_status == "finalised" for a in payment.authorisations
-            ):
+            if payment.status != "RCVD":
                 raise TppError(409, "STATUS_INVALID", f"the payment needs no authorisation (status {payment.status})")
+            if any(world.authorisations[a].sca_status != "failed" for a in payment.authorisations):
+                # one SCA per payment: a second one could only confuse the outcome of the first
+                raise TppError(409, "STATUS_INVALID", "the payment has an authorisation already")
             ok = redirect_uri(request.headers, "TPP-Redirect-URI", required=False) or payment.redirect_uri
             nok = redirect_uri(request.headers, "TPP-Nok-Redirect-URI", required=False) or payment.nok_redirect_uri
             if not ok:
@@ -310,7 +313,7 @@ def router(host: Host) -> APIRouter:
         return consent
 
     def count_read(consent: Any, request: Request, key: str) -> None:
-        if request.headers.get("psu-ip-address"):
+        if psu_ip(request.headers, required=False):
             return  # the PSU is present: no daily limit
         slot = (world.today(), key)
         consent.reads[slot] = consent.reads.get(slot, 0) + 1
@@ -325,7 +328,8 @@ def router(host: Host) -> APIRouter:
             count_read(consent, request, "accounts")
             with_balance = request.query_params.get("withBalance") == "true"
             return JSONResponse({"accounts": [
-                statements.account_json(a, host.link(request, bank, f"/v1/accounts/{a.resource_id}"), with_balance)
+                statements.account_json(a, host.link(request, bank, f"/v1/accounts/{a.resource_id}"), with_balance,
+                                        world.today())
                 for a in world.consent_accounts(consent)
             ]})
 
@@ -365,7 +369,7 @@ def router(host: Host) -> APIRouter:
                 date_to = date.fromisoformat(query["dateTo"]) if "dateTo" in query else today
             except ValueError:
                 raise format_error("dateFrom / dateTo must be ISO dates (YYYY-MM-DD)", "dateFrom") from None
-            if date_from > date_to or date_to > today:
+            if date_from > date_to or date_to > today or date_from < EARLIEST:
                 raise TppError(400, "PERIOD_INVALID", f"period {date_from} .. {date_to} is not valid (up to today, from before to)")
             count_read(consent, request, f"transactions:{account_id}")
             accept = request.headers.get("accept", "application/json")
@@ -402,12 +406,17 @@ async def _json_body(request: Request, optional: bool = False) -> object:
         if optional:
             return None
         raise format_error("the body is empty; a JSON object is expected")
-    if "json" not in content_type:
+    media = content_type.split(";")[0].strip().lower()
+    if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
         raise TppError(415, "FORMAT_ERROR", f"Content-Type {content_type[:60]!r} is not supported (application/json)")
     try:
-        return json.loads(body)
+        return json.loads(body, parse_constant=_no_constant)
     except (ValueError, RecursionError):
-        raise format_error("the body is not valid JSON") from None
+        raise format_error("the body is not valid JSON (NaN and Infinity are not JSON either)") from None
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(name)
 
 
 def _reject_text(reason: str) -> str:

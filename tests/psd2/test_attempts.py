@@ -160,7 +160,7 @@ def test_a_process_that_died_mid_post(sandbox: Sandbox, factory: sessionmaker[Se
                         .values(state="initiating", updated_at=sandbox.clock.now()))
     with pytest.raises(AttemptError, match="right now"):
         attempts.redirect(attempt, psu_ip="192.0.2.10")
-    sandbox.clock.advance(minutes=2)
+    sandbox.clock.advance(minutes=6)
     url = attempts.redirect(attempt, psu_ip="192.0.2.10")
     assert url and attempts.view(attempt).orphaned == 1
 
@@ -307,3 +307,77 @@ def test_the_celery_task_polls_and_schedules_the_next_poll(
     sandbox.clock.advance(days=1)
     assert tasks.poll_attempt.apply(args=[attempt]).get() == "completed"
     assert scheduled == [(attempt, 2.0)]  # final: nothing more scheduled
+
+
+def test_a_hung_post_taken_over_never_hands_out_its_link(
+        live_sandbox: Sandbox, factory: sessionmaker[Session], merchant_id: int) -> None:
+    attempts = attempts_for(live_sandbox, factory, timeout=10.0)
+    attempt = new_attempt(live_sandbox, attempts, merchant_id)
+    live_sandbox.faults.add("dzintars", "initiate", "slow")  # A's POST hangs for 1.5 s
+    outcome: dict[str, object] = {}
+
+    def first() -> None:
+        try:
+            outcome["a"] = attempts.redirect(attempt, psu_ip="192.0.2.10")
+        except AttemptError as exc:
+            outcome["a"] = exc
+
+    a = threading.Thread(target=first)
+    a.start()
+    import time
+
+    time.sleep(0.5)
+    live_sandbox.clock.advance(minutes=6)  # A looks dead now
+    b_url = attempts.redirect(attempt, psu_ip="192.0.2.10")
+    a.join()
+    assert isinstance(outcome["a"], AttemptError) and "started again" in str(outcome["a"])
+    payments = bank_payments(live_sandbox, "pay_att_1")
+    assert sorted(p.status for p in payments) == ["CANC", "RCVD"]  # A's payment taken back at the bank
+    assert pay(b_url, "alise").back_to == f"{TPP}/return/pay_att_1"
+    live_sandbox.clock.advance(days=1)
+    assert attempts.poll(attempt).state == "completed"
+    assert len(debits(live_sandbox, "pay_att_1")) == 1 and attempts.view(attempt).orphaned == 1
+
+
+def test_a_forged_return_does_not_use_up_the_code_exchange(
+        sandbox: Sandbox, factory: sessionmaker[Session], merchant_id: int) -> None:
+    attempts = attempts_for(sandbox, factory)
+    attempt = new_attempt(sandbox, attempts, merchant_id, bank_id="kalevi")
+    url = attempts.redirect(attempt, psu_ip="192.0.2.10")
+    assert attempts.returned(attempt, {"state": "junk", "code": "junk"}).state == "awaiting_sca"
+    assert attempts.returned(attempt, {}).state == "awaiting_sca"  # a prefetch of the bare return page
+    back = pay(url, "alise", http=sandbox.http).back_to or ""
+    assert attempts.returned(attempt, query(back)).state == "pending"
+    sandbox.clock.advance(days=1)
+    assert attempts.poll(attempt).state == "completed"
+
+
+def test_every_field_of_the_order_reaches_the_bank(sandbox: Sandbox, factory: sessionmaker[Session],
+                                                   merchant_id: int) -> None:
+    from datetime import date
+
+    attempts = attempts_for(sandbox, factory)
+    shop, alise = sandbox.account("veikals", "dzintars"), sandbox.account("alise", "dzintars")
+    order = PaymentOrder(Decimal("7.00"), "EUR", shop.iban, "SIA Piemera Veikals", "pay_full",
+                         unstructured="Invoice INV-2026-00099", debtor_iban=alise.iban,
+                         requested_execution_date=date(2026, 12, 10))
+    attempt = attempts.create(merchant_id, "dzintars", order, f"{TPP}/back")
+    attempts.redirect(attempt, psu_ip="192.0.2.10")
+    payment = bank_payments(sandbox, "pay_full")[0]
+    assert (payment.unstructured, payment.debtor_iban, payment.requested_execution_date) == (
+        "Invoice INV-2026-00099", alise.iban, date(2026, 12, 10))
+
+
+def test_create_refuses_what_cannot_be_paid_or_stored(sandbox: Sandbox, factory: sessionmaker[Session],
+                                                      merchant_id: int) -> None:
+    from core.settings import ConfigError
+
+    attempts = attempts_for(sandbox, factory)
+    shop = sandbox.account("veikals", "dzintars")
+    for amount in ("Infinity", "NaN", "sNaN"):
+        with pytest.raises(AttemptError, match="payable"):
+            attempts.create(merchant_id, "dzintars", PaymentOrder(Decimal(amount), "EUR", shop.iban, "S", "e1"), TPP)
+    with pytest.raises(ConfigError, match="no bank"):
+        attempts.create(merchant_id, "nope", PaymentOrder(Decimal("1"), "EUR", shop.iban, "S", "e2"), TPP)
+    with pytest.raises(AttemptError, match="no merchant 999"):
+        attempts.create(999, "dzintars", PaymentOrder(Decimal("1"), "EUR", shop.iban, "S", "e3"), TPP)

@@ -244,11 +244,51 @@ def test_hostile_initiation_answers_are_refused(answer: object, message: str) ->
         client.initiate(ORDER, psu_ip="192.0.2.1", redirect_uri="https://tpp.example/b")
 
 
-def test_an_id_from_the_bank_cannot_steer_our_paths() -> None:
+def test_an_id_cannot_steer_our_paths() -> None:
     client = hostile(lambda request: httpx.Response(200, json={"transactionStatus": "ACSC"}))
-    for bad in ("../../admin", "a/b", "x?y=1", "%2e%2e"):
-        with pytest.raises(ProtocolError):
+    for bad in ("../../admin", "a/b", "x?y=1", "%2e%2e", "p\n1", "p 1", ""):
+        with pytest.raises(ValueError, match="not a usable resource id"):
             client.status("sepa-credit-transfers", bad)
+    with pytest.raises(ValueError):
+        client.status("../admin", "p1")
+    for bad in ("a/b", "p\t1", "..", "p\x00"):
+        answer = {"transactionStatus": "RCVD", "paymentId": bad, "_links": {"scaRedirect": {"href": "/sca/1"}}}
+        with pytest.raises(ProtocolError, match="paymentId"):
+            hostile(lambda request, a=answer: httpx.Response(201, json=a)).initiate(
+                ORDER, psu_ip="192.0.2.1", redirect_uri="https://tpp.example/b")
+
+
+@pytest.mark.parametrize("href", ["http://bank.example/sca/1", "https://bank.example:8443/sca/1",
+                                  "https://user@bank.example/sca/1", "https://bank.example/sca/\\evil"])
+def test_links_may_not_downgrade_or_change_the_port(href: str) -> None:
+    answer = {"transactionStatus": "RCVD", "paymentId": "p1", "_links": {"scaRedirect": {"href": href}}}
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.method)
+        return httpx.Response(201, json=answer) if request.method == "POST" else httpx.Response(204)
+
+    with pytest.raises(ProtocolError, match="outside its own host"):
+        hostile(handler).initiate(ORDER, psu_ip="192.0.2.1", redirect_uri="https://tpp.example/b")
+    assert calls == ["POST", "DELETE"]  # the unusable payment is taken back
+
+
+def test_same_host_written_differently_is_accepted() -> None:
+    for href in ("https://BANK.example:443/sca/1", "/sca/1", "https://bank.example/sca/1"):
+        answer = {"transactionStatus": "RCVD", "paymentId": "p1", "_links": {"scaRedirect": {"href": href}}}
+        initiation = hostile(lambda request, a=answer: httpx.Response(201, json=a)).initiate(
+            ORDER, psu_ip="192.0.2.1", redirect_uri="https://tpp.example/b")
+        assert initiation.sca_redirect and initiation.sca_redirect.lower().endswith("/sca/1")
+
+
+@pytest.mark.parametrize("content, headers", [
+    (b"[" * 100000 + b"]" * 100000, {}), (b"not gzip at all", {"Content-Encoding": "gzip"}),
+])
+def test_answers_that_break_parsers_are_protocol_errors(content: bytes, headers: dict[str, str]) -> None:
+    with pytest.raises(ProtocolError):
+        hostile(lambda r: httpx.Response(200, content=content, headers=headers)).status("sepa-credit-transfers", "p1")
+    with pytest.raises(RequestRejected):
+        hostile(lambda r: httpx.Response(400, content=b"[" * 100000)).status("sepa-credit-transfers", "p1")
 
 
 def test_not_json_and_huge_answers() -> None:
@@ -341,3 +381,30 @@ def test_fault_rates_hit_about_their_share_of_calls(sandbox: Sandbox) -> None:
     assert r.status_code == 404
     r = sandbox.http.post("/_sandbox/faults", json={"bank": "*", "operation": "status", "fault": "503", "times": 2})
     assert r.json()["pending"] == [{"bank": "*", "operation": "status", "fault": "503"}] * 2
+
+
+def test_oauth_bank_insists_on_pkce_s256_and_one_authorization_request(sandbox: Sandbox) -> None:
+    initiation = sandbox.client("kalevi").initiate(order(sandbox), psu_ip="192.0.2.10", redirect_uri=f"{TPP}/back")
+    params = query(initiation.sca_redirect or "")
+    base = "/kalevi/oauth/authorize"
+    for change in ({"code_challenge_method": "plain"}, {"code_challenge": ""}, {"code_challenge_method": ""}):
+        r = sandbox.http.get(base, params={**params, **change}, follow_redirects=False)
+        assert r.status_code == 400 and "S256" in r.text
+    assert sandbox.http.get(base, params=params, follow_redirects=False).status_code == 303
+    assert sandbox.http.get(base, params=params, follow_redirects=False).status_code == 303  # a reload
+    hijack = {**params, "redirect_uri": "https://evil.example/steal", "state": "evil"}
+    r = sandbox.http.get(base, params=hijack, follow_redirects=False)
+    assert r.status_code == 400 and "started already" in r.text
+    back = pay(initiation.sca_redirect or "", "alise", http=sandbox.http).back_to or ""
+    assert back.startswith(f"{TPP}/back?code=")
+
+
+def test_non_ascii_secrets_are_refused_not_crashed_on(sandbox: Sandbox) -> None:
+    r = sandbox.http.post("/kalevi/oauth/token", data={"grant_type": "client_credentials",
+                                                      "client_id": "kvits-sandbox-tpp", "client_secret": "ä"})
+    assert r.status_code in (400, 401) and r.json()["error"] == "invalid_client"
+    initiation = sandbox.client("dzintars").initiate(order(sandbox), psu_ip="192.0.2.10", redirect_uri=f"{TPP}/back")
+    page = sandbox.http.post(initiation.sca_redirect or "", data={"form_token": "ä", "user": "alise", "action": "login"})
+    assert page.status_code == 403
+    out = pay(initiation.sca_redirect or "", "alise", http=sandbox.http, codes=["１２３４５６", "123456"])
+    assert out.back_to == f"{TPP}/back"

@@ -118,6 +118,7 @@ def test_transactions_as_camt053_validate_and_read_back(sandbox: Sandbox, shared
     ({"bookingStatus": "booked", "dateFrom": "2026-12-03", "dateTo": "2026-12-01"}, 400, "PERIOD_INVALID"),
     ({"bookingStatus": "booked", "dateTo": "2027-01-01"}, 400, "PERIOD_INVALID"),
     ({"bookingStatus": "booked", "dateFrom": "yesterday"}, 400, "FORMAT_ERROR"),
+    ({"bookingStatus": "booked", "dateFrom": "1900-01-01"}, 400, "PERIOD_INVALID"),
 ])
 def test_transaction_queries_are_checked(sandbox: Sandbox, params: dict[str, str], status: int, code: str) -> None:
     shop = sandbox.account("veikals", "dzintars")
@@ -184,3 +185,17 @@ def test_back_office_statement_matches_the_ais_one(sandbox: Sandbox) -> None:
                             params={"from": "2026-12-01", "to": "2027-01-01"}).status_code == 400
     assert sandbox.http.get("/_sandbox/banks/gintaro/accounts/" + shop.iban + "/statement").status_code == 404
     assert body  # the shared request builder stays importable for the other modules
+
+
+def test_a_consent_is_shown_back_as_understood(sandbox: Sandbox) -> None:
+    shop = sandbox.account("veikals", "dzintars")
+    raw = ('{"access": {"accounts": [{"iban": "%s", "x": NaN}]}, "recurringIndicator": true, '
+           '"validUntil": "2027-01-31", "frequencyPerDay": 4}' % shop.iban).encode()
+    r = sandbox.http.post("/dzintars/v1/consents", content=raw, headers={**headers(), "Content-Type": "application/json"})
+    assert r.status_code == 400
+    refs = [{"iban": shop.iban, "currency": "EUR", "extra": {"deep": [1, 2]}}]
+    data = sandbox.http.post("/dzintars/v1/consents", headers=headers(), json={
+        "access": {"accounts": refs, "whatever": True}, "recurringIndicator": True,
+        "validUntil": "2027-01-31", "frequencyPerDay": 4}).json()
+    got = sandbox.http.get(f"/dzintars/v1/consents/{data['consentId']}", headers=headers()).json()
+    assert got["access"] == {"accounts": [{"iban": shop.iban}]}

@@ -329,3 +329,103 @@ def test_the_spec_check_sees_the_responses_and_can_fail(sandbox: Sandbox) -> Non
     with pytest.raises(AssertionError, match="transactionStatus"):
         sandbox.bg_checked()
     sandbox.recorded.pop()
+
+
+# -- what an attack round found ----------------------------------------------------------
+
+@pytest.mark.parametrize("changes, path", [
+    ({"creditorName": "\u202eevil"}, "creditorName"),
+    ({"creditorName": "\u200b"}, "creditorName"),
+    ({"creditorName": "---"}, "creditorName"),
+    ({"endToEndIdentification": "pay\udfff"}, "endToEndIdentification"),
+    ({"remittanceInformationStructured": None, "remittanceInformationUnstructured": "x\uffff"},
+     "remittanceInformationUnstructured"),
+    ({"requestedExecutionDate": 20261231}, "requestedExecutionDate"),
+])
+def test_texts_xml_or_a_payer_could_not_read_are_refused(sandbox: Sandbox, changes: dict[str, Any], path: str) -> None:
+    import json as _json
+
+    raw = _json.dumps(body(sandbox, **changes)).encode()  # \\u escapes: a lone surrogate survives the trip
+    r = sandbox.http.post(f"/dzintars/v1/payments/{SCT}", content=raw,
+                          headers={**headers(), "Content-Type": "application/json"})
+    assert r.status_code == 400 and path in [p for _, p in errors(r)]
+
+
+def test_execution_dates_far_ahead_are_refused(sandbox: Sandbox) -> None:
+    r = post(sandbox, json=body(sandbox, requestedExecutionDate="9999-12-31"))
+    assert r.status_code == 400 and errors(r)[0][0] == "EXECUTION_DATE_INVALID"
+
+
+def test_nan_is_not_json(sandbox: Sandbox) -> None:
+    raw = ('{"instructedAmount": {"currency": "EUR", "amount": "1.00"}, "extra": NaN}').encode()
+    r = sandbox.http.post(f"/dzintars/v1/payments/{SCT}", content=raw,
+                          headers={**headers(), "Content-Type": "application/json"})
+    assert r.status_code == 400 and "NaN" in r.json()["tppMessages"][0]["text"]
+
+
+def test_the_bank_shows_back_only_what_it_understood(sandbox: Sandbox) -> None:
+    data = post(sandbox, json=body(sandbox, _links={"x": {"href": "https://evil"}}, tppMessages=[], extra="?",
+                                   debtorAccount={"iban": sandbox.account("alise", "dzintars").iban, "bban": "1"})).json()
+    got = sandbox.http.get(f"/dzintars/v1/payments/{SCT}/{data['paymentId']}", headers=headers()).json()
+    assert set(got) == {"endToEndIdentification", "instructedAmount", "creditorAccount", "creditorName",
+                        "remittanceInformationStructured", "debtorAccount", "transactionStatus"}
+    assert got["debtorAccount"] == {"iban": sandbox.account("alise", "dzintars").iban}
+
+
+@pytest.mark.parametrize("name, value", [
+    ("TPP-Redirect-URI", "https://[::1"), ("TPP-Redirect-URI", "http://evil.example\\@127.0.0.1/back"),
+    ("TPP-Redirect-URI", "https://user@tpp.example/"), ("TPP-Redirect-URI", "https://tpp.example:99999/"),
+    ("TPP-Redirect-URI", "https://a b/"), ("X-Request-ID", "{12345678-1234-1234-1234-123456789012}"),
+    ("X-Request-ID", "12345678123412341234123456789012"), ("PSU-IP-Address", "fe80::1%eth0"),
+])
+def test_loose_header_forms_are_refused(sandbox: Sandbox, name: str, value: str) -> None:
+    r = post(sandbox, hdrs=headers(**{name: value}))
+    assert r.status_code == 400 and errors(r)[0] == ("FORMAT_ERROR", name)
+    assert "X-Request-ID" not in r.headers or r.headers["X-Request-ID"] != value
+
+
+def test_only_json_is_json(sandbox: Sandbox) -> None:
+    r = post(sandbox, hdrs={**headers(), "Content-Type": "text/x-notjson"})
+    assert r.status_code == 415
+
+
+def test_one_authorisation_per_payment(sandbox: Sandbox) -> None:
+    data = post(sandbox).json()  # implicit authorisation started
+    r = sandbox.http.post(data["_links"]["self"]["href"] + "/authorisations", headers=headers())
+    assert r.status_code == 409 and errors(r)[0][0] == "STATUS_INVALID"
+    explicit = post(sandbox, "gintaro").json()
+    url = explicit["_links"]["startAuthorisation"]["href"]
+    first = sandbox.http.post(url, headers=headers()).json()
+    assert sandbox.http.post(url, headers=headers()).status_code == 409
+    pay(first["_links"]["scaRedirect"]["href"], "alise", http=sandbox.http, cancel=True)  # fails: CANC
+    assert sandbox.http.post(url, headers=headers()).status_code == 409  # and the payment is final
+
+
+def test_a_late_sca_does_not_revive_a_cancelled_payment(sandbox: Sandbox) -> None:
+    data = post(sandbox).json()
+    url = data["_links"]["scaRedirect"]["href"]
+    pid = data["paymentId"]
+    page = sandbox.http.get(url).text
+    assert "form_token" in page
+    assert sandbox.http.delete(f"/dzintars/v1/payments/{SCT}/{pid}", headers=headers()).status_code == 204
+    out = pay(url, "alise", http=sandbox.http)
+    assert out.back_to is None
+    alise = sandbox.account("alise", "dzintars")
+    assert sandbox.world.payments[pid].status == "CANC" and alise.reserved == 0
+
+
+def test_rate_limit_answers_say_when_to_come_back(sandbox: Sandbox) -> None:
+    sandbox.faults.add("dzintars", "initiate", "429")
+    r = post(sandbox)
+    assert r.status_code == 429 and r.headers["Retry-After"] == "1"
+
+
+def test_back_office_limits(sandbox: Sandbox) -> None:
+    iban = sandbox.account("veikals", "dzintars").iban
+    early = sandbox.http.get(f"/_sandbox/banks/dzintars/accounts/{iban}/statement", params={"from": "1900-01-01"})
+    assert early.status_code == 400
+    r = sandbox.http.post("/_sandbox/faults", json={"bank": "*", "fault": "503", "times": 1000})
+    assert r.json()["waiting"] == 1000 and len(r.json()["pending"]) == 100
+    assert sandbox.http.post("/_sandbox/faults", json={"bank": "*", "fault": "503"}).status_code == 400
+    assert sandbox.http.post("/_sandbox/clock", json={"days": True}).status_code == 400
+    assert sandbox.http.get("/_sandbox/clock").json()["today"] == "2026-12-03"
