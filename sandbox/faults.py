@@ -20,7 +20,7 @@ FAULTS: tuple[str, ...] = ("500", "503", "429", "503-after", "timeout-after", "s
 MAX_SCRIPTED = 1000
 # operations a fault can be aimed at
 OPERATIONS = ("initiate", "status", "get", "cancel", "authorise", "sca-status", "consent", "accounts",
-              "transactions", "token", "any")
+              "transactions", "any")
 
 
 @dataclass(slots=True)
