@@ -91,6 +91,10 @@ def state_for(bank_status: str, current: str) -> str:
 
 
 class Attempts:
+    """Payment attempts in the database (see the module docstring): `create`, `redirect`
+    (the one SCA address), `returned` (the payer came back), `poll`, `view`, `due`.
+    `client_for(bank_id)` makes a Psd2Client; `now` is the clock (injectable for tests)."""
+
     def __init__(self, factory: sessionmaker[Session], client_for: Callable[[str], Psd2Client],
                  now: Callable[[], datetime] = utcnow) -> None:
         self.factory = factory

@@ -43,6 +43,10 @@ MAX_STATEMENT = 256 * 1024 * 1024
 
 
 class Psd2Client:
+    """Calls to one bank (`psd2.Bank`); `transport` is httpx's, for tests. Close it, or use
+    it as a context manager. Every method raises a `psd2.Psd2Error` subclass when the bank
+    does not do what was asked, and ValueError for an id or amount that cannot be sent."""
+
     def __init__(self, bank: Bank, *, transport: httpx.BaseTransport | None = None, timeout: float = 10.0,
                  read_retries: int = 3, backoff: float = 0.5, sleep: Callable[[float], None] = time.sleep) -> None:
         self.bank = bank

@@ -53,6 +53,9 @@ _SANDBOX: tuple[dict[str, Any], ...] = (
 
 
 class Registry:
+    """The banks by id: `Registry.sandbox(url)` for the sandbox's, `from_settings` for the
+    sandbox's plus those of KVITS_PSD2_BANKS_FILE."""
+
     def __init__(self, banks: list[Bank]) -> None:
         self._banks = {b.id: b for b in banks}
 
