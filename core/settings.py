@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     sandbox_url: str = "http://127.0.0.1:8700"
     # JSON list of further banks for the PSD2 registry (see docs/psd2.md)
     psd2_banks_file: str = ""
+    # Key that signs the HTTP API's access tokens; empty: a random key kept in the data dir
+    secret_key: str = ""
+    # Lifetime of the HTTP API's access tokens, in seconds
+    token_lifetime: int = Field(900, ge=60, le=86400)
 
     @field_validator("invoice_number_pattern")
     @classmethod

@@ -16,17 +16,18 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 from authlib.oauth2 import OAuth2Request
 from authlib.oauth2.rfc6749 import AuthorizationServer, ClientMixin, grants
 from authlib.oauth2.rfc6749.models import AuthorizationCodeMixin
-from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from authlib.oauth2.rfc7636 import CodeChallenge
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from core.oauth_request import FormRequest
 from sandbox.users import TestUser
 from sandbox.world import World
 
@@ -100,24 +101,6 @@ class Store:
     tokens: dict[str, Token] = field(default_factory=dict)
 
 
-class _Request(OAuth2Request):  # type: ignore[misc]
-    """An authlib request from the values a Starlette handler already read."""
-
-    def __init__(self, method: str, uri: str, headers: dict[str, str], query: dict[str, str],
-                 form: dict[str, str]) -> None:
-        super().__init__(method, uri, headers=headers)
-        self._args, self._form = query, form
-        self.payload = BasicOAuth2Payload({**query, **form})
-
-    @property
-    def args(self) -> dict[str, str]:
-        return self._args
-
-    @property
-    def form(self) -> dict[str, str]:
-        return self._form
-
-
 class Server(AuthorizationServer):  # type: ignore[misc]
     def __init__(self, world: World, token_lifetime: timedelta) -> None:
         super().__init__()
@@ -164,9 +147,9 @@ class Server(AuthorizationServer):  # type: ignore[misc]
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
         return None
 
-    def request(self, method: str, uri: str, headers: dict[str, str], query: dict[str, str],
+    def request(self, method: str, uri: str, headers: Mapping[str, str], query: dict[str, str],
                 form: dict[str, str]) -> OAuth2Request:
-        return _Request(method, uri, headers, query, form)
+        return FormRequest(method, uri, headers, query, form)
 
     def token_state(self, access_token: str) -> str:
         """'valid', 'expired' or 'unknown' for a TPP's bearer token."""

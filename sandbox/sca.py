@@ -188,7 +188,7 @@ def router(host_path: str, banks: list[BankProfile], world: World, oauth: Server
             if query.get("code_challenge_method") != "S256" or not query.get("code_challenge"):
                 return render(request, "done.html", None, 400, title="Authorisation request refused",
                               message="This bank requires PKCE with code_challenge_method=S256.", back=None)
-            oauth_request = oauth.request("GET", str(request.url), dict(request.headers), query, {})
+            oauth_request = oauth.request("GET", str(request.url), request.headers, query, {})
             try:
                 grant = oauth.get_consent_grant(oauth_request)
             except Exception as exc:  # authlib's OAuth2Error: explain on a page, never redirect blindly
@@ -218,7 +218,7 @@ def router(host_path: str, banks: list[BankProfile], world: World, oauth: Server
         @r.post("/oauth/token")
         async def token(request: Request) -> Response:
             form = {k: str(v) for k, v in (await request.form()).items()}
-            oauth_request = oauth.request("POST", str(request.url), dict(request.headers), {}, form)
+            oauth_request = oauth.request("POST", str(request.url), request.headers, {}, form)
             with world.lock:
                 world.tick()
                 response: Response = oauth.create_token_response(oauth_request)

@@ -429,3 +429,12 @@ def test_back_office_limits(sandbox: Sandbox) -> None:
     assert sandbox.http.post("/_sandbox/faults", json={"bank": "*", "fault": "503"}).status_code == 400
     assert sandbox.http.post("/_sandbox/clock", json={"days": True}).status_code == 400
     assert sandbox.http.get("/_sandbox/clock").json()["today"] == "2026-12-03"
+
+
+def test_oauth_bank_takes_client_secret_basic_too(sandbox: Sandbox) -> None:
+    import base64
+
+    basic = base64.b64encode(b"kvits-sandbox-tpp:sandbox-secret").decode()
+    r = sandbox.http.post("/kalevi/oauth/token", data={"grant_type": "client_credentials"},
+                          headers={"Authorization": f"Basic {basic}"})
+    assert r.status_code == 200 and r.json()["access_token"]

@@ -1,0 +1,84 @@
+"""The HTTP API merchants' software talks to (`kvits serve`): OAuth2 client credentials,
+customers and invoices so far, every error as RFC 9457 problem details."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request, Response
+from sqlalchemy.orm import Session, sessionmaker
+
+from api import problems
+from api.oauth import TokenServer
+from api.problems import Problem, problem_response
+from api.routes import customers, invoices
+from api.security import signing_key
+from core.db import transaction
+from core.oauth_request import FormRequest
+from core.settings import Settings
+
+MAX_BODY = 1024 * 1024  # JSON bodies; statement uploads will have their own, documented limit
+
+
+class BodyLimit:
+    """Refuse bodies over `limit` bytes as they stream in, whatever Content-Length says."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            response = problem_response(Request(scope, receive), _too_large(self.limit))
+            await response(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Any:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                # an HTTPException: FastAPI passes it on from body parsing untouched
+                raise HTTPException(413, f"the body is larger than {self.limit} bytes")
+            return message
+
+        await self.app(scope, counted, send)
+
+
+def _too_large(limit: int) -> Problem:
+    return Problem(413, "too_large", f"the body is larger than {limit} bytes")
+
+
+def create_app(settings: Settings, factory: sessionmaker[Session]) -> FastAPI:
+    app = FastAPI(title="kvits API", version="0.1.0",
+                  description="Invoices, customers and (to come) payments, statements and reconciliation "
+                              "for merchants' software. OAuth2 client credentials at /oauth/token.")
+    app.state.settings = settings
+    app.state.factory = factory
+    app.state.signing_key = signing_key(settings)
+    problems.install(app)
+    app.include_router(customers.router)
+    app.include_router(invoices.router)
+
+    @app.post("/oauth/token", tags=["auth"], summary="Get an access token (client credentials)")
+    async def token(request: Request) -> Response:
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        # TLS ends at the proxy in front of `kvits serve` (README, Production); authlib's
+        # own https check would see the internal http address, so it is given the public form
+        uri = str(request.url.replace(scheme="https"))
+        oauth_request = FormRequest("POST", uri, request.headers, {}, form)
+        with transaction(factory) as session:
+            server = TokenServer(session, app.state.signing_key, settings.token_lifetime)
+            response: Response = server.create_token_response(oauth_request)
+        return response
+
+    @app.get("/health", tags=["operations"])
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.add_middleware(BodyLimit, limit=MAX_BODY)
+    return app

@@ -1,0 +1,66 @@
+"""`kvits serve`, `kvits merchants create`, `kvits clients create`: the HTTP API and the
+merchants and machine clients it serves."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+merchants_app = typer.Typer(help="Merchants (tenants): create.", no_args_is_help=True)
+clients_app = typer.Typer(help="Machine clients of the HTTP API (OAuth2 client credentials).", no_args_is_help=True)
+out = Console(highlight=False)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="uvicorn worker processes")] = 1,
+) -> None:
+    """Serve the HTTP API (OpenAPI at /openapi.json, docs at /docs)."""
+    import uvicorn
+
+    typer.echo(f"kvits API on http://{host}:{port}/  (docs at /docs)", err=True)
+    uvicorn.run("api.cli_api:make_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+
+
+def make_app():  # type: ignore[no-untyped-def]
+    """uvicorn's factory: each worker process opens its own database engine."""
+    from api.app import create_app
+    from api.runtime import Runtime
+
+    runtime = Runtime()
+    return create_app(runtime.settings, runtime.factory)
+
+
+@merchants_app.command("create")
+def merchants_create(code: str, name: Annotated[str | None, typer.Option(help="Display name")] = None) -> None:
+    """Create merchant CODE (or say that it exists)."""
+    from api.cli import State
+    from core.models import Merchant
+    from core.tenancy import get_or_create_merchant
+    from sqlalchemy import select
+
+    rt = State.rt()
+    with rt.unit() as session:
+        known = session.scalar(select(Merchant.id).where(Merchant.code == code))
+        merchant = get_or_create_merchant(session, code, name)
+        out.print(f"merchant {merchant.code} ({merchant.name}) {'exists' if known else 'created'}")
+
+
+@clients_app.command("create")
+def clients_create(
+    name: Annotated[str, typer.Option(help="What the client is, e.g. 'bookkeeping sync'")],
+    scope: Annotated[list[str] | None, typer.Option(help="Scope to grant (repeat); default all")] = None,
+) -> None:
+    """Create a client for the merchant (-m); prints its id and secret once."""
+    from api.cli import State
+    from api.clients import create_client
+
+    rt = State.rt()
+    with rt.unit() as session:
+        merchant_id = rt.merchant_id(session)
+        client = create_client(session, merchant_id, name, scope or [])
+    out.print(f"client_id:     {client.client_id}\nclient_secret: {client.secret}\nscopes:        {' '.join(client.scopes)}")
+    out.print("[yellow]the secret is shown only now: keep it[/yellow]")

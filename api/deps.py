@@ -1,0 +1,72 @@
+"""What every API route depends on: a database session, the caller and its scopes,
+and the ids and cursors of the API's resources."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Iterator
+
+from fastapi import Request
+from sqlalchemy.orm import Session
+
+from api.problems import Problem
+from api.security import Principal, read_token
+from core.db import transaction
+
+
+def session(request: Request) -> Iterator[Session]:
+    """One unit of work per request: committed when the route returns, else rolled back."""
+    with transaction(request.app.state.factory) as s:
+        yield s
+
+
+def principal(request: Request) -> Principal:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Problem(401, "unauthenticated", "send an access token: Authorization: Bearer <token> (POST /oauth/token)",
+                      headers={"WWW-Authenticate": 'Bearer realm="kvits"'})
+    who = read_token(request.app.state.signing_key, token.strip())
+    if who is None:
+        raise Problem(401, "invalid_token", "the access token is not valid or has expired",
+                      headers={"WWW-Authenticate": 'Bearer realm="kvits", error="invalid_token"'})
+    return who
+
+
+def require(scope: str) -> Callable[[Request], Principal]:
+    def check(request: Request) -> Principal:
+        who = principal(request)
+        if scope not in who.scopes:
+            raise Problem(403, "insufficient_scope", f"this call needs the scope {scope}",
+                          headers={"WWW-Authenticate": f'Bearer realm="kvits", error="insufficient_scope", scope="{scope}"'})
+        return who
+
+    return check
+
+
+def public_id(prefix: str, row_id: int) -> str:
+    return f"{prefix}_{row_id}"
+
+
+def row_id(prefix: str, value: str, what: str) -> int:
+    """The row behind a public id; anything else is simply not found (never a 500)."""
+    head, _, tail = value.partition("_")
+    if head != prefix or not tail.isdigit() or len(tail) > 18:
+        raise Problem(404, "not_found", f"no {what} {value[:60]}")
+    return int(tail)
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"after:{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        kind, _, value = text.partition(":")
+        if kind != "after" or not value.isdigit():
+            raise ValueError(text)
+        return int(value)
+    except (ValueError, UnicodeDecodeError):
+        raise Problem(400, "invalid_cursor", "the cursor is not one this API gave out") from None

@@ -1,0 +1,62 @@
+"""Every error of the HTTP API as RFC 9457 problem details, with a stable `code`."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from core.errors import KvitsError
+
+MEDIA = "application/problem+json"
+_log = logging.getLogger("kvits.api")
+
+
+class Problem(Exception):
+    def __init__(self, status: int, code: str, detail: str, title: str | None = None,
+                 headers: dict[str, str] | None = None, **extra: object) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail = status, code, detail
+        self.title = title or code.replace("_", " ").capitalize()
+        self.headers = headers or {}
+        self.extra = extra
+
+
+def problem_response(request: Request, problem: Problem) -> JSONResponse:
+    body = {"type": f"/problems/{problem.code}", "title": problem.title, "status": problem.status,
+            "detail": problem.detail, "code": problem.code, "instance": request.url.path, **problem.extra}
+    return JSONResponse(body, status_code=problem.status, media_type=MEDIA, headers=problem.headers)
+
+
+_HTTP_CODES = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+               406: "not_acceptable", 413: "too_large", 415: "unsupported_media_type", 429: "rate_limited"}
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "message": e.get("msg", "")}
+                  for e in exc.errors()[:20]]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "the request is not valid"
+        return problem_response(request, Problem(422, "validation_failed", detail[:1000], errors=errors))
+
+    @app.exception_handler(HTTPException)
+    def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        return problem_response(request, Problem(exc.status_code, code, str(exc.detail)))
+
+    @app.exception_handler(KvitsError)
+    def _refused(request: Request, exc: KvitsError) -> JSONResponse:
+        return problem_response(request, Problem(422, "refused", str(exc)))
+
+    @app.exception_handler(Exception)
+    def _internal(request: Request, exc: Exception) -> JSONResponse:
+        _log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(request, Problem(500, "internal_error", "an internal error; it has been logged"))

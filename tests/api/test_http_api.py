@@ -1,0 +1,206 @@
+"""The HTTP API's first slice: client-credentials tokens, scopes, customers and
+invoices, tenants that never see each other, and problem details for every error."""
+
+from __future__ import annotations
+
+import base64
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.app import create_app
+from api.clients import create_client
+from api.security import Principal, issue_token, signing_key
+from core.db import transaction
+from core.settings import Settings
+from core.tenancy import get_or_create_merchant
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from fastapi.testclient import TestClient
+
+SECRET = "k" * 48
+
+
+@dataclass
+class Api:
+    http: Any
+    tokens: dict[str, str]  # "a", "b": all scopes of merchant a / b; "a-read": invoices:read only
+    clients: dict[str, tuple[str, str]]
+
+    def h(self, who: str = "a") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[who]}"}
+
+
+def token(http: Any, client_id: str, secret: str, **extra: str) -> Any:
+    return http.post("/oauth/token", data={"grant_type": "client_credentials", "client_id": client_id,
+                                           "client_secret": secret, **extra})
+
+
+@pytest.fixture
+def api(factory: sessionmaker[Session]) -> Iterator[Api]:
+    clients = {}
+    with transaction(factory) as s:
+        a = get_or_create_merchant(s, "shop-a").id
+        b = get_or_create_merchant(s, "shop-b").id
+        for key, merchant, scopes in (("a", a, []), ("b", b, []), ("a-read", a, ["invoices:read"])):
+            made = create_client(s, merchant, f"client {key}", scopes)
+            clients[key] = (made.client_id, made.secret)
+    app = create_app(Settings(secret_key=SECRET), factory)
+    http = TestClient(app)
+    tokens = {k: token(http, *v).json()["access_token"] for k, v in clients.items()}
+    yield Api(http, tokens, clients)
+
+
+def problem(response: Any, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["code"] == code and body["status"] == status and body["type"] == f"/problems/{code}"
+    return body
+
+
+def new_customer(api: Api, who: str = "a", code: str = "C1") -> dict[str, Any]:
+    r = api.http.post("/v1/customers", headers=api.h(who), json={"code": code, "name": f"SIA {code}", "country": "LV",
+                                                                  "language": "lv", "ibans": ["LV80BANK0000435195001"]})
+    assert r.status_code == 201, r.text
+    result: dict[str, Any] = r.json()
+    return result
+
+
+def new_invoice(api: Api, customer: str, who: str = "a", due: str = "2099-12-15") -> dict[str, Any]:
+    r = api.http.post("/v1/invoices", headers=api.h(who), json={
+        "customer": customer, "currency": "EUR", "issue_date": "2026-12-01", "due_date": due,
+        "lines": [{"description": "Consulting", "quantity": "2", "unit_price": "50.00", "vat_rate": "21"}]})
+    assert r.status_code == 201, r.text
+    result: dict[str, Any] = r.json()
+    return result
+
+
+def test_token_with_client_credentials(api: Api) -> None:
+    client_id, secret = api.clients["a"]
+    r = token(api.http, client_id, secret)
+    assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
+    body = r.json()
+    assert body["token_type"] == "Bearer" and body["expires_in"] == 900
+    assert set(body["scope"].split()) == {"invoices:read", "invoices:write", "payments:read", "payments:write",
+                                          "statements:write", "reconciliation:read", "reconciliation:write",
+                                          "webhooks:write"}
+    basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    r = api.http.post("/oauth/token", data={"grant_type": "client_credentials", "scope": "invoices:read"},
+                      headers={"Authorization": f"Basic {basic}"})
+    assert r.status_code == 200 and r.json()["scope"] == "invoices:read"
+
+
+def test_tokens_are_refused_when_they_should_be(api: Api) -> None:
+    client_id, secret = api.clients["a"]
+    assert token(api.http, client_id, "wrong").json()["error"] == "invalid_client"
+    assert token(api.http, "cli_nope", secret).json()["error"] == "invalid_client"
+    assert token(api.http, client_id, secret, grant_type="password").json()["error"] == "unsupported_grant_type"
+    read_id, read_secret = api.clients["a-read"]
+    assert token(api.http, read_id, read_secret, scope="invoices:write").json()["error"] == "invalid_scope"
+    problem(api.http.get("/v1/customers"), 401, "unauthenticated")
+    problem(api.http.get("/v1/customers", headers={"Authorization": "Bearer abc.def.ghi"}), 401, "invalid_token")
+    key = signing_key(Settings(secret_key=SECRET))
+    expired = issue_token(key, Principal(1, client_id, frozenset({"invoices:read"})), 900, now=time.time() - 1000)
+    problem(api.http.get("/v1/customers", headers={"Authorization": f"Bearer {expired}"}), 401, "invalid_token")
+    forged = issue_token(signing_key(Settings(secret_key="x" * 48)),
+                         Principal(1, client_id, frozenset({"invoices:read"})), 900)
+    problem(api.http.get("/v1/customers", headers={"Authorization": f"Bearer {forged}"}), 401, "invalid_token")
+
+
+def test_scopes_are_checked(api: Api) -> None:
+    problem(api.http.post("/v1/customers", headers=api.h("a-read"), json={"code": "X", "name": "X"}),
+            403, "insufficient_scope")
+    assert api.http.get("/v1/customers", headers=api.h("a-read")).status_code == 200
+
+
+def test_customers_create_get_list_with_cursors(api: Api) -> None:
+    made = [new_customer(api, code=f"C{n}") for n in range(5)]
+    assert made[0]["id"].startswith("cus_") and made[0]["ibans"] == ["LV80BANK0000435195001"]
+    assert api.http.get(f"/v1/customers/{made[2]['id']}", headers=api.h()).json() == made[2]
+    seen, cursor = [], None
+    while True:
+        page = api.http.get("/v1/customers", headers=api.h(), params={"limit": 2, **({"cursor": cursor} if cursor else {})}).json()
+        seen += [c["id"] for c in page["data"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [c["id"] for c in made]
+    problem(api.http.post("/v1/customers", headers=api.h(), json={"code": "C1", "name": "again"}), 409, "conflict")
+    problem(api.http.get("/v1/customers", headers=api.h(), params={"cursor": "garbage!"}), 400, "invalid_cursor")
+
+
+def test_invoice_draft_approve_cancel(api: Api) -> None:
+    customer = new_customer(api)
+    draft = new_invoice(api, customer["id"])
+    assert draft["status"] == "draft" and draft["number"] is None and draft["total"] == "121.00"
+    approved = api.http.post(f"/v1/invoices/{draft['id']}/approve", headers=api.h()).json()
+    assert approved["status"] == "issued" and approved["number"].startswith("INV-2026-")
+    assert approved["rf_reference"].startswith("RF") and approved["open"] == "121.00"
+    body = problem(api.http.post(f"/v1/invoices/{draft['id']}/approve", headers=api.h()), 422, "refused")
+    assert "issued" in body["detail"]
+    cancelled = api.http.post(f"/v1/invoices/{draft['id']}/cancel", headers=api.h()).json()
+    assert cancelled["status"] == "cancelled"
+
+
+def test_invoice_filters(api: Api) -> None:
+    customer, other = new_customer(api), new_customer(api, code="C2")
+    first = new_invoice(api, customer["id"], due="2026-12-02")
+    api.http.post(f"/v1/invoices/{first['id']}/approve", headers=api.h())
+    new_invoice(api, other["id"])
+    listed = lambda **p: [i["id"] for i in api.http.get("/v1/invoices", headers=api.h(), params=p).json()["data"]]  # noqa: E731
+    assert listed(status="issued") == [first["id"]]
+    assert listed(customer=other["id"]) != [] and first["id"] not in listed(customer=other["id"])
+    assert listed(overdue="true") == [first["id"]]  # due 2026-12-02: these tests run after it
+    assert len(listed()) == 2 and listed(issued_from="2027-01-01") == []
+    problem(api.http.get("/v1/invoices", headers=api.h(), params={"status": "lost"}), 422, "validation_failed")
+
+
+def test_tenants_never_see_each_other(api: Api) -> None:
+    customer = new_customer(api)
+    invoice = new_invoice(api, customer["id"])
+    for method, path in (("GET", f"/v1/customers/{customer['id']}"), ("GET", f"/v1/invoices/{invoice['id']}"),
+                         ("POST", f"/v1/invoices/{invoice['id']}/approve"),
+                         ("POST", f"/v1/invoices/{invoice['id']}/cancel")):
+        body = problem(api.http.request(method, path, headers=api.h("b")), 404, "not_found")
+        assert "SIA" not in str(body) and "121" not in str(body)
+    assert api.http.get("/v1/customers", headers=api.h("b")).json()["data"] == []
+    assert api.http.get("/v1/invoices", headers=api.h("b")).json()["data"] == []
+    problem(api.http.get("/v1/invoices", headers=api.h("b"), params={"customer": customer["id"]}), 404, "not_found")
+    r = api.http.post("/v1/invoices", headers=api.h("b"), json={
+        "customer": customer["id"], "currency": "EUR", "issue_date": "2026-12-01",
+        "lines": [{"description": "x", "quantity": "1", "unit_price": "1"}]})
+    problem(r, 404, "not_found")
+    assert api.http.get(f"/v1/invoices/{invoice['id']}", headers=api.h()).json()["status"] == "draft"
+
+
+@pytest.mark.parametrize("path", ["/v1/customers/cus_x", "/v1/customers/inv_1", "/v1/customers/cus_99999999999999999999",
+                                  "/v1/invoices/inv_-1", "/v1/nothing"])
+def test_odd_ids_and_paths_are_not_found(api: Api, path: str) -> None:
+    problem(api.http.get(path, headers=api.h()), 404, "not_found")
+
+
+def test_bad_bodies_are_problems(api: Api) -> None:
+    body = problem(api.http.post("/v1/customers", headers=api.h(), json={"code": "", "language": "xx"}),
+                   422, "validation_failed")
+    assert {e["field"] for e in body["errors"]} >= {"code", "name", "language"}
+    problem(api.http.post("/v1/customers", headers=api.h(), content=b"{", 
+                          ), 422, "validation_failed")
+    problem(api.http.post("/v1/customers", headers={**api.h(), "Content-Type": "application/json"},
+                          content=b"x" * (1024 * 1024 + 1)), 413, "too_large")
+    customer = new_customer(api)
+    r = api.http.post("/v1/invoices", headers=api.h(), json={
+        "customer": customer["id"], "currency": "EUR", "issue_date": "2026-12-01",
+        "lines": [{"description": "free", "quantity": "1", "unit_price": "0"}]})
+    assert "nothing to pay" in problem(r, 422, "refused")["detail"]
+
+
+def test_openapi_describes_the_api(api: Api) -> None:
+    spec = api.http.get("/openapi.json").json()
+    assert {"/oauth/token", "/v1/customers", "/v1/invoices", "/v1/invoices/{invoice_id}/approve"} <= set(spec["paths"])
