@@ -45,6 +45,7 @@ app.add_typer(review_app, name="review")
 app.add_typer(db_app, name="db")
 
 from api.cli_api import clients_app, merchants_app, serve  # noqa: E402  (after the app they join)
+from api.cli_state import State  # noqa: E402
 from api.cli_sandbox import sandbox_app  # noqa: E402
 
 app.add_typer(sandbox_app, name="sandbox")
@@ -56,19 +57,6 @@ out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
 USER_ERRORS = (KvitsError, CamtError, FileNotFoundError, IsADirectoryError, PermissionError)
-
-
-class State:
-    merchant: str | None = None
-    _runtime: Runtime | None = None
-
-    @classmethod
-    def rt(cls) -> Runtime:
-        if cls._runtime is None:
-            from api.runtime import Runtime
-
-            cls._runtime = Runtime(merchant_code=cls.merchant)
-        return cls._runtime
 
 
 def say_error(message: str, label: str = "error") -> None:

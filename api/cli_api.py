@@ -37,7 +37,7 @@ def make_app():  # type: ignore[no-untyped-def]
 @merchants_app.command("create")
 def merchants_create(code: str, name: Annotated[str | None, typer.Option(help="Display name")] = None) -> None:
     """Create merchant CODE (or say that it exists)."""
-    from api.cli import State
+    from api.cli_state import State
     from core.models import Merchant
     from core.tenancy import get_or_create_merchant
     from sqlalchemy import select
@@ -55,7 +55,7 @@ def clients_create(
     scope: Annotated[list[str] | None, typer.Option(help="Scope to grant (repeat); default all")] = None,
 ) -> None:
     """Create a client for the merchant (-m); prints its id and secret once."""
-    from api.cli import State
+    from api.cli_state import State
     from api.clients import create_client
 
     rt = State.rt()
