@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api import problems
 from api.oauth import TokenServer
 from api.problems import Problem, problem_response
-from api.routes import customers, invoices
+from api.routes import customers, invoices, statements
 from api.security import signing_key
 from core.db import transaction
 from core.oauth_request import FormRequest
@@ -23,11 +23,11 @@ MAX_BODY = 1024 * 1024  # JSON bodies; statement uploads will have their own, do
 class BodyLimit:
     """Refuse bodies over `limit` bytes as they stream in, whatever Content-Length says."""
 
-    def __init__(self, app: Any, limit: int) -> None:
-        self.app, self.limit = app, limit
+    def __init__(self, app: Any, limit: int, streamed: tuple[str, ...] = ()) -> None:
+        self.app, self.limit, self.streamed = app, limit, streamed
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"] in self.streamed:  # those count their own bytes
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers", [])).get(b"content-length")
@@ -63,6 +63,7 @@ def create_app(settings: Settings, factory: sessionmaker[Session]) -> FastAPI:
     problems.install(app)
     app.include_router(customers.router)
     app.include_router(invoices.router)
+    app.include_router(statements.router)
 
     @app.post("/oauth/token", tags=["auth"], summary="Get an access token (client credentials)")
     async def token(request: Request) -> Response:
@@ -80,5 +81,5 @@ def create_app(settings: Settings, factory: sessionmaker[Session]) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    app.add_middleware(BodyLimit, limit=MAX_BODY)
+    app.add_middleware(BodyLimit, limit=MAX_BODY, streamed=("/v1/statements",))
     return app

@@ -28,11 +28,15 @@ def celery_app() -> Celery:
     return app
 
 
-def enqueue(task: Task, *args: Any, countdown: float = 0.0) -> None:
+def enqueue(task: Task, *args: Any, countdown: float = 0.0, background: bool = False) -> None:
+    """Run `task` with a broker, else here: now, after `countdown` on a timer, or (with
+    `background`) at once on a thread so the caller does not wait for it."""
     if get_settings().broker_url:
         task.apply_async(args=args, countdown=countdown)
-    elif countdown <= 0:
+    elif countdown <= 0 and not background:
         task.apply(args=args)
+    elif countdown <= 0:
+        threading.Thread(target=task.apply, kwargs={"args": args}, daemon=True, name=f"kvits-{task.name}").start()
     else:
         timer = threading.Timer(countdown, task.apply, kwargs={"args": args})
         timer.daemon = True

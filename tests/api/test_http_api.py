@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import time
+from pathlib import Path
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -43,7 +44,7 @@ def token(http: Any, client_id: str, secret: str, **extra: str) -> Any:
 
 
 @pytest.fixture
-def api(factory: sessionmaker[Session]) -> Iterator[Api]:
+def api(factory: sessionmaker[Session], tmp_path: Path) -> Iterator[Api]:
     clients = {}
     with transaction(factory) as s:
         a = get_or_create_merchant(s, "shop-a").id
@@ -51,7 +52,7 @@ def api(factory: sessionmaker[Session]) -> Iterator[Api]:
         for key, merchant, scopes in (("a", a, []), ("b", b, []), ("a-read", a, ["invoices:read"])):
             made = create_client(s, merchant, f"client {key}", scopes)
             clients[key] = (made.client_id, made.secret)
-    app = create_app(Settings(secret_key=SECRET), factory)
+    app = create_app(Settings(secret_key=SECRET, upload_dir=str(tmp_path / "uploads")), factory)
     http = TestClient(app)
     tokens = {k: token(http, *v).json()["access_token"] for k, v in clients.items()}
     yield Api(http, tokens, clients)
@@ -204,3 +205,77 @@ def test_bad_bodies_are_problems(api: Api) -> None:
 def test_openapi_describes_the_api(api: Api) -> None:
     spec = api.http.get("/openapi.json").json()
     assert {"/oauth/token", "/v1/customers", "/v1/invoices", "/v1/invoices/{invoice_id}/approve"} <= set(spec["paths"])
+
+
+# -- statements by upload ---------------------------------------------------------------
+
+def upload(api: Api, content: bytes, who: str = "a", key: str | None = None, name: str = "demo.xml") -> Any:
+    headers = {**api.h(who), "Content-Type": "application/xml", **({"Idempotency-Key": key} if key else {})}
+    return api.http.post("/v1/statements", params={"file_name": name}, content=content, headers=headers)
+
+
+def finished(api: Api, job_id: str, who: str = "a") -> dict[str, Any]:
+    for _ in range(300):
+        job: dict[str, Any] = api.http.get(f"/v1/statement-imports/{job_id}", headers=api.h(who)).json()
+        if job["state"] in ("done", "failed"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"import job {job_id} did not finish: {job}")
+
+
+def test_upload_imports_in_the_background_once(api: Api) -> None:
+    from tests.conftest import REPO_ROOT
+
+    content = (REPO_ROOT / "examples" / "demo-statement.xml").read_bytes()
+    r = upload(api, content)
+    assert r.status_code == 202 and r.json()["state"] == "queued" and r.json()["id"].startswith("job_")
+    assert r.headers["Location"] == f"/v1/statement-imports/{r.json()['id']}"
+    job = finished(api, r.json()["id"])
+    assert job["state"] == "done" and job["error"] is None and job["progress_bytes"] == len(content)
+    result = job["result"]
+    assert result["balance_ok"] is True and result["statements"][0]["id"].startswith("stm_")
+    assert result["statements"][0]["new_transactions"] == result["statements"][0]["transactions"] > 0
+    again = finished(api, upload(api, content).json()["id"])
+    assert again["result"]["statements"][0]["already_imported"] is True
+    assert again["result"]["statements"][0]["new_transactions"] == 0
+    problem(api.http.get(f"/v1/statement-imports/{r.json()['id']}", headers=api.h("b")), 404, "not_found")
+    problem(upload(api, content, who="a-read"), 403, "insufficient_scope")
+    uploads = Path(api.http.app.state.settings.upload_dir) if hasattr(api.http.app, "state") else None
+    assert uploads is None or list(uploads.glob("*.xml")) == []  # imported files are removed
+
+
+def test_idempotency_key_on_upload(api: Api) -> None:
+    from tests.conftest import REPO_ROOT
+
+    content = (REPO_ROOT / "examples" / "demo-statement.xml").read_bytes()
+    first = upload(api, content, key="import-2026-12-04")
+    replay = upload(api, content, key="import-2026-12-04")
+    assert replay.status_code == 202 and replay.json()["id"] == first.json()["id"]
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    problem(upload(api, content + b" ", key="import-2026-12-04"), 409, "idempotency_key_reused")
+    other = upload(api, content, who="b", key="import-2026-12-04")  # keys are per merchant
+    assert other.status_code == 202 and other.json()["id"] != first.json()["id"]
+    finished(api, first.json()["id"])
+    finished(api, other.json()["id"], who="b")
+
+
+@pytest.mark.parametrize("content, mentions", [
+    (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>', "DOCTYPE"),
+    (b"<Document><unclosed>", "not a camt"),
+    (b"PK\x03\x04 zip", "zip"),
+])
+def test_a_hostile_or_broken_upload_fails_its_job_cleanly(api: Api, content: bytes, mentions: str) -> None:
+    job = finished(api, upload(api, content).json()["id"])
+    assert job["state"] == "failed" and mentions.lower() in job["error"].lower() and job["result"] is None
+
+
+def test_upload_limits(factory: sessionmaker[Session], tmp_path: Path) -> None:
+    with transaction(factory) as s:
+        made = create_client(s, get_or_create_merchant(s, "small").id, "c", ["statements:write"])
+    app = create_app(Settings(secret_key=SECRET, max_upload_bytes=4096, upload_dir=str(tmp_path)), factory)
+    http = TestClient(app)
+    h = {"Authorization": "Bearer " + token(http, made.client_id, made.secret).json()["access_token"]}
+    problem(http.post("/v1/statements", content=b"", headers=h), 422, "empty_file")
+    body = problem(http.post("/v1/statements", content=b"<a>" + b"x" * 5000 + b"</a>", headers=h), 413, "too_large")
+    assert "4096" in body["detail"]
+    assert list(tmp_path.glob("*.xml")) == []  # nothing of a refused upload stays on disk

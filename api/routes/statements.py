@@ -1,0 +1,124 @@
+"""Statements: upload a camt file (202 with an import job), follow the job."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from api.deps import public_id, require, row_id, session
+from api.problems import Problem
+from api.security import Principal
+from core.db import transaction
+from core.settings import default_data_dir
+from reconciliation.jobs import progress_of, start
+from reconciliation.model import MatchSettings
+from reconciliation.models import IdempotencyKey, ImportJob
+from reconciliation.source import ImportOptions
+
+router = APIRouter(tags=["statements"])
+
+
+class ImportJobOut(BaseModel):
+    id: str
+    state: str
+    file_name: str
+    size: int
+    progress_bytes: int
+    result: dict[str, Any] | None
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+def out(job: ImportJob) -> ImportJobOut:
+    return ImportJobOut(id=public_id("job", job.id), state=job.state, file_name=job.file_name, size=job.size,
+                        progress_bytes=progress_of(job), result=job.result, error=job.error,
+                        created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at)
+
+
+def upload_dir(request: Request) -> Path:
+    folder = Path(request.app.state.settings.upload_dir or default_data_dir() / "uploads")
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return folder
+
+
+@router.post("/v1/statements", status_code=202, response_model=ImportJobOut,
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/xml": {"schema": {"type": "string", "format": "binary"}},
+                 "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
+async def upload_statement(request: Request, who: Annotated[Principal, Depends(require("statements:write"))],
+                           file_name: Annotated[str, Query(min_length=1, max_length=200)] = "statement.xml",
+                           idempotency_key: Annotated[str | None, Header(max_length=255)] = None) -> JSONResponse:
+    """Upload a camt.052/053/054 file as the request body; it is imported in the background."""
+    settings = request.app.state.settings
+    limit = settings.max_upload_bytes
+    path = upload_dir(request) / f"{secrets.token_hex(16)}.xml"
+    digest, size = hashlib.sha256(), 0
+    try:
+        with open(path, "xb") as f:  # streamed: a large statement never sits in memory
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise Problem(413, "too_large", f"the statement is larger than {limit} bytes (KVITS_MAX_UPLOAD_BYTES)")
+                digest.update(chunk)
+                f.write(chunk)
+        if size == 0:
+            raise Problem(422, "empty_file", "the body is empty: send the statement file as the request body")
+        request_hash = hashlib.sha256(b"POST /v1/statements\n" + digest.digest()).hexdigest()
+        factory = request.app.state.factory
+        with transaction(factory) as s:
+            if idempotency_key:
+                replay = _replay(s, who.merchant_id, idempotency_key, request_hash)
+                if replay is not None:
+                    path.unlink(missing_ok=True)
+                    return replay
+            job = ImportJob(merchant_id=who.merchant_id, state="queued", file_name=os.path.basename(file_name),
+                            size=size, path=str(path), progress_bytes=0)
+            s.add(job)
+            s.flush()
+            body = out(job).model_dump(mode="json")
+            if idempotency_key:
+                s.add(IdempotencyKey(merchant_id=who.merchant_id, key=idempotency_key, request_hash=request_hash,
+                                     status=202, body=body))
+                try:
+                    s.flush()
+                except IntegrityError:  # the same key, at the same moment, from another request
+                    raise Problem(409, "idempotency_in_progress", "a request with this Idempotency-Key is being handled") from None
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    options = ImportOptions(max_bytes=settings.max_statement_bytes, line_limit=0,
+                            settings=MatchSettings(auto_apply_at=settings.auto_apply_at))
+    start(factory, job.id, options, broker=bool(settings.broker_url))
+    return JSONResponse(body, status_code=202, headers={"Location": f"/v1/statement-imports/{body['id']}"})
+
+
+def _replay(s: Session, merchant_id: int, key: str, request_hash: str) -> JSONResponse | None:
+    stored = s.scalar(select(IdempotencyKey).where(IdempotencyKey.merchant_id == merchant_id, IdempotencyKey.key == key))
+    if stored is None:
+        return None
+    if stored.request_hash != request_hash:
+        raise Problem(409, "idempotency_key_reused", "this Idempotency-Key was used with another request")
+    return JSONResponse(stored.body, status_code=stored.status, headers={"Idempotent-Replayed": "true"})
+
+
+@router.get("/v1/statement-imports/{job_id}", response_model=ImportJobOut)
+def get_import(job_id: str, who: Annotated[Principal, Depends(require("statements:write"))],
+               s: Annotated[Session, Depends(session)]) -> ImportJobOut:
+    job = s.scalar(select(ImportJob).where(ImportJob.id == row_id("job", job_id, "import job"),
+                                           ImportJob.merchant_id == who.merchant_id))
+    if job is None:
+        raise Problem(404, "not_found", f"no import job {job_id[:60]}")
+    return out(job)

@@ -1,0 +1,60 @@
+"""import jobs of uploaded statements; idempotency keys of the API
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-12-04 09:10:00
+"""
+
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0005'
+down_revision = '0004'
+branch_labels = None
+depends_on = None
+
+ID = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
+
+
+def upgrade() -> None:
+    op.create_table(
+        'import_jobs',
+        sa.Column('id', ID, nullable=False),
+        sa.Column('merchant_id', ID, nullable=False),
+        sa.Column('state', sa.String(length=8), nullable=False),
+        sa.Column('file_name', sa.String(length=200), nullable=False),
+        sa.Column('size', sa.BigInteger(), nullable=False),
+        sa.Column('path', sa.Text(), nullable=False),
+        sa.Column('progress_bytes', sa.BigInteger(), nullable=False),
+        sa.Column('result', sa.JSON(), nullable=True),
+        sa.Column('error', sa.Text(), nullable=True),
+        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('started_at', sa.DateTime(timezone=True), nullable=True),
+        sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
+        sa.CheckConstraint("state IN ('queued','running','done','failed')", name=op.f('ck_import_jobs_state')),
+        sa.ForeignKeyConstraint(['merchant_id'], ['merchants.id'], name=op.f('fk_import_jobs_merchant_id_merchants')),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_import_jobs')),
+    )
+    with op.batch_alter_table('import_jobs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_import_jobs_merchant_id'), ['merchant_id'], unique=False)
+    op.create_table(
+        'idempotency_keys',
+        sa.Column('id', ID, nullable=False),
+        sa.Column('merchant_id', ID, nullable=False),
+        sa.Column('key', sa.String(length=255), nullable=False),
+        sa.Column('request_hash', sa.String(length=64), nullable=False),
+        sa.Column('status', sa.Integer(), nullable=False),
+        sa.Column('body', sa.JSON(), nullable=False),
+        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(['merchant_id'], ['merchants.id'], name=op.f('fk_idempotency_keys_merchant_id_merchants')),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_idempotency_keys')),
+        sa.UniqueConstraint('merchant_id', 'key', name=op.f('uq_idempotency_keys_merchant_id_key')),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table('idempotency_keys')
+    with op.batch_alter_table('import_jobs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_import_jobs_merchant_id'))
+    op.drop_table('import_jobs')
