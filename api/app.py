@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api import problems
 from api.oauth import TokenServer
 from api.problems import Problem, problem_response
-from api.routes import customers, invoices, statements
+from api.routes import customers, invoices, reconciliation, statements
 from api.security import signing_key
 from core.db import transaction
 from core.oauth_request import FormRequest
@@ -64,6 +64,7 @@ def create_app(settings: Settings, factory: sessionmaker[Session]) -> FastAPI:
     app.include_router(customers.router)
     app.include_router(invoices.router)
     app.include_router(statements.router)
+    app.include_router(reconciliation.router)
 
     @app.post("/oauth/token", tags=["auth"], summary="Get an access token (client credentials)")
     async def token(request: Request) -> Response:

@@ -279,3 +279,68 @@ def test_upload_limits(factory: sessionmaker[Session], tmp_path: Path) -> None:
     body = problem(http.post("/v1/statements", content=b"<a>" + b"x" * 5000 + b"</a>", headers=h), 413, "too_large")
     assert "4096" in body["detail"]
     assert list(tmp_path.glob("*.xml")) == []  # nothing of a refused upload stays on disk
+
+
+# -- reconciliation ---------------------------------------------------------------------
+
+def demo_data(factory: sessionmaker[Session], merchant: str) -> None:
+    from invoices.csvio import read_customers, read_invoices
+    from invoices.service import create_issued, upsert_customer
+    from tests.conftest import REPO_ROOT
+
+    with transaction(factory) as s:
+        merchant_id = get_or_create_merchant(s, merchant).id
+        for c in read_customers(REPO_ROOT / "examples" / "customers.csv"):
+            upsert_customer(s, merchant_id, c)
+        for i in read_invoices(REPO_ROOT / "examples" / "invoices.csv"):
+            create_issued(s, merchant_id, i)
+
+
+def imported(api: Api, factory: sessionmaker[Session]) -> list[dict[str, Any]]:
+    from tests.conftest import REPO_ROOT
+
+    demo_data(factory, "shop-a")
+    job = finished(api, upload(api, (REPO_ROOT / "examples" / "demo-statement.xml").read_bytes()).json()["id"])
+    assert job["state"] == "done"
+    suggestions: list[dict[str, Any]] = api.http.get("/v1/suggestions", headers=api.h()).json()["data"]
+    assert suggestions
+    return suggestions
+
+
+def test_accept_a_suggestion_then_undo_it_with_an_audit_trail(api: Api, factory: sessionmaker[Session]) -> None:
+    first = imported(api, factory)[0]
+    assert first["id"].startswith("sug_") and first["candidates"][0]["invoices"][0].startswith("inv_")
+    assert first["transaction"]["amount"] == "60.50"
+    problem(api.http.post(f"/v1/suggestions/{first['id']}/accept", headers=api.h("b"), json={}), 404, "not_found")
+    problem(api.http.post(f"/v1/suggestions/{first['id']}/accept", headers=api.h("a-read"), json={}),
+            403, "insufficient_scope")
+    accepted = api.http.post(f"/v1/suggestions/{first['id']}/accept", headers=api.h(), json={"candidate": 1})
+    assert accepted.status_code == 200 and accepted.json()["match_status"] == "applied"
+    invoice = first["candidates"][0]["invoices"][0]
+    assert api.http.get(f"/v1/invoices/{invoice}", headers=api.h()).json()["status"] == "paid"
+    again = problem(api.http.post(f"/v1/suggestions/{first['id']}/accept", headers=api.h(), json={}), 422, "refused")
+    assert "already accepted" in again["detail"]
+    txn = accepted.json()["id"]
+    problem(api.http.post(f"/v1/transactions/{txn}/undo", headers=api.h("b")), 404, "not_found")
+    undone = api.http.post(f"/v1/transactions/{txn}/undo", headers=api.h())
+    assert undone.status_code == 200 and undone.json()["match_status"] == "unmatched"
+    assert api.http.get(f"/v1/invoices/{invoice}", headers=api.h()).json()["status"] == "issued"
+    events = api.http.get("/v1/audit-events", headers=api.h()).json()["data"]
+    assert [e["action"] for e in events] == ["suggestion.accepted", "match.undone"]
+    assert {e["actor"] for e in events} == {f"client:{api.clients['a'][0]}"}
+    assert events[0]["detail"]["transaction"] == txn
+    assert api.http.get("/v1/audit-events", headers=api.h("b")).json()["data"] == []
+
+
+def test_reject_a_suggestion_and_tenants_see_nothing(api: Api, factory: sessionmaker[Session]) -> None:
+    first = imported(api, factory)[0]
+    rejected = api.http.post(f"/v1/suggestions/{first['id']}/reject", headers=api.h())
+    assert rejected.status_code == 200 and rejected.json()["match_status"] != "applied"
+    assert api.http.get("/v1/suggestions", headers=api.h()).json()["data"] == []
+    applied = api.http.get("/v1/transactions", headers=api.h(), params={"match_status": "applied"}).json()["data"]
+    assert applied and all(t["match_status"] == "applied" for t in applied)
+    assert api.http.get("/v1/suggestions", headers=api.h("b")).json()["data"] == []
+    assert api.http.get("/v1/transactions", headers=api.h("b")).json()["data"] == []
+    problem(api.http.get(f"/v1/transactions/{applied[0]['id']}", headers=api.h("b")), 404, "not_found")
+    events = api.http.get("/v1/audit-events", headers=api.h(), params={"subject": first["id"]}).json()["data"]
+    assert [e["action"] for e in events] == ["suggestion.rejected"]

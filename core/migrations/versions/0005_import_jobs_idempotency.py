@@ -1,4 +1,4 @@
-"""import jobs of uploaded statements; idempotency keys of the API
+"""import jobs of uploaded statements; idempotency keys and audit events of the API
 
 Revision ID: 0005
 Revises: 0004
@@ -51,9 +51,28 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('id', name=op.f('pk_idempotency_keys')),
         sa.UniqueConstraint('merchant_id', 'key', name=op.f('uq_idempotency_keys_merchant_id_key')),
     )
+    op.create_table(
+        'audit_events',
+        sa.Column('id', ID, nullable=False),
+        sa.Column('merchant_id', ID, nullable=False),
+        sa.Column('actor', sa.String(length=80), nullable=False),
+        sa.Column('action', sa.String(length=40), nullable=False),
+        sa.Column('subject', sa.String(length=40), nullable=False),
+        sa.Column('detail', sa.JSON(), nullable=False),
+        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(['merchant_id'], ['merchants.id'], name=op.f('fk_audit_events_merchant_id_merchants')),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_events')),
+    )
+    with op.batch_alter_table('audit_events', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_audit_events_merchant_id'), ['merchant_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_audit_events_subject'), ['subject'], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('audit_events', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_audit_events_subject'))
+        batch_op.drop_index(batch_op.f('ix_audit_events_merchant_id'))
+    op.drop_table('audit_events')
     op.drop_table('idempotency_keys')
     with op.batch_alter_table('import_jobs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_import_jobs_merchant_id'))

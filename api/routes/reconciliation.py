@@ -1,0 +1,189 @@
+"""Reconciliation: bank transactions with their match state, the suggestions waiting for
+a person, and the decisions on them (accept, reject, undo), each in the audit trail."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.deps import decode_cursor, encode_cursor, public_id, require, row_id, session
+from api.problems import Problem
+from api.security import Principal
+from core.models import AuditEvent
+from core.money import from_minor
+from invoices.models import Invoice
+from reconciliation import review
+from reconciliation.models import BankTransaction, Suggestion
+
+router = APIRouter(prefix="/v1", tags=["reconciliation"])
+
+
+class TransactionOut(BaseModel):
+    id: str
+    statement: str
+    amount: str
+    currency: str
+    credit_debit: str
+    booking_date: date | None
+    counterparty_name: str | None
+    counterparty_iban: str | None
+    references: list[str]
+    remittance: str
+    end_to_end_id: str | None
+    match_status: str
+    confidence: int | None
+
+
+class CandidateOut(BaseModel):
+    invoices: list[str]
+    invoice_numbers: list[str]
+    customer: str | None
+    confidence: int
+    reasons: list[str]
+
+
+class SuggestionOut(BaseModel):
+    id: str
+    transaction: TransactionOut
+    confidence: int
+    candidates: list[CandidateOut]
+    created_at: datetime
+
+
+class Page(BaseModel):
+    data: list[Any]
+    next_cursor: str | None
+
+
+class AcceptIn(BaseModel):
+    candidate: int = Field(1, ge=1, le=20, description="which candidate, 1 = the best")
+    invoice: str | None = Field(None, description="or the invoice a person picked instead (inv_…)")
+
+
+class AuditOut(BaseModel):
+    actor: str
+    action: str
+    subject: str
+    detail: dict[str, Any]
+    created_at: datetime
+
+
+def tx_out(t: BankTransaction) -> TransactionOut:
+    return TransactionOut(id=public_id("txn", t.id), statement=public_id("stm", t.statement_id),
+                          amount=str(from_minor(t.amount_minor, t.currency)), currency=t.currency,
+                          credit_debit=t.credit_debit, booking_date=t.booking_date,
+                          counterparty_name=t.counterparty_name, counterparty_iban=t.counterparty_iban,
+                          references=list(t.creditor_references), remittance=t.remittance,
+                          end_to_end_id=t.end_to_end_id, match_status=t.match_status, confidence=t.confidence)
+
+
+def suggestion_out(s: Suggestion, t: BankTransaction) -> SuggestionOut:
+    return SuggestionOut(id=public_id("sug", s.id), transaction=tx_out(t), confidence=s.confidence,
+                         created_at=s.created_at, candidates=[
+                             CandidateOut(invoices=[public_id("inv", i) for i in c["invoice_ids"]],
+                                          invoice_numbers=list(c.get("invoices", [])),
+                                          customer=public_id("cus", c["customer_id"]) if c.get("customer_id") else None,
+                                          confidence=int(c["confidence"]), reasons=list(c.get("reasons", [])))
+                             for c in s.candidates])
+
+
+def audit(s: Session, who: Principal, action: str, subject: str, **detail: Any) -> None:
+    s.add(AuditEvent(merchant_id=who.merchant_id, actor=f"client:{who.client_id}", action=action, subject=subject,
+                     detail=detail))
+
+
+def own_suggestion(s: Session, merchant_id: int, suggestion_id: str) -> Suggestion:
+    found = s.scalar(select(Suggestion).where(Suggestion.id == row_id("sug", suggestion_id, "suggestion"),
+                                              Suggestion.merchant_id == merchant_id))
+    if found is None:
+        raise Problem(404, "not_found", f"no suggestion {suggestion_id[:60]}")
+    return found
+
+
+def own_transaction(s: Session, merchant_id: int, transaction_id: str) -> BankTransaction:
+    found = s.scalar(select(BankTransaction).where(
+        BankTransaction.id == row_id("txn", transaction_id, "transaction"), BankTransaction.merchant_id == merchant_id))
+    if found is None:
+        raise Problem(404, "not_found", f"no transaction {transaction_id[:60]}")
+    return found
+
+
+@router.get("/transactions", response_model=Page)
+def list_transactions(who: Annotated[Principal, Depends(require("reconciliation:read"))],
+                      s: Annotated[Session, Depends(session)], match_status: str | None = None,
+                      limit: Annotated[int, Query(ge=1, le=200)] = 50, cursor: str | None = None) -> Page:
+    query = select(BankTransaction).where(BankTransaction.merchant_id == who.merchant_id,
+                                          BankTransaction.id > decode_cursor(cursor))
+    if match_status:
+        query = query.where(BankTransaction.match_status == match_status)
+    rows = list(s.scalars(query.order_by(BankTransaction.id).limit(limit + 1)))
+    more, rows = len(rows) > limit, rows[:limit]
+    return Page(data=[tx_out(t) for t in rows], next_cursor=encode_cursor(rows[-1].id) if more else None)
+
+
+@router.get("/transactions/{transaction_id}", response_model=TransactionOut)
+def get_transaction(transaction_id: str, who: Annotated[Principal, Depends(require("reconciliation:read"))],
+                    s: Annotated[Session, Depends(session)]) -> TransactionOut:
+    return tx_out(own_transaction(s, who.merchant_id, transaction_id))
+
+
+@router.get("/suggestions", response_model=Page)
+def list_suggestions(who: Annotated[Principal, Depends(require("reconciliation:read"))],
+                     s: Annotated[Session, Depends(session)]) -> Page:
+    return Page(data=[suggestion_out(v.suggestion, v.transaction) for v in review.open_suggestions(s, who.merchant_id)],
+                next_cursor=None)
+
+
+@router.post("/suggestions/{suggestion_id}/accept", response_model=TransactionOut)
+def accept(suggestion_id: str, body: AcceptIn, who: Annotated[Principal, Depends(require("reconciliation:write"))],
+           s: Annotated[Session, Depends(session)]) -> TransactionOut:
+    suggestion = own_suggestion(s, who.merchant_id, suggestion_id)
+    number = None
+    if body.invoice is not None:
+        invoice = s.scalar(select(Invoice).where(Invoice.id == row_id("inv", body.invoice, "invoice"),
+                                                 Invoice.merchant_id == who.merchant_id))
+        if invoice is None or invoice.number is None:
+            raise Problem(404, "not_found", f"no issued invoice {body.invoice[:60]}")
+        number = invoice.number
+    numbers = review.accept(s, who.merchant_id, suggestion.id, invoice_number=number, candidate=body.candidate - 1)
+    audit(s, who, "suggestion.accepted", public_id("sug", suggestion.id), invoices=numbers,
+          transaction=public_id("txn", suggestion.bank_transaction_id))
+    return tx_out(own_transaction(s, who.merchant_id, public_id("txn", suggestion.bank_transaction_id)))
+
+
+@router.post("/suggestions/{suggestion_id}/reject", response_model=TransactionOut)
+def reject(suggestion_id: str, who: Annotated[Principal, Depends(require("reconciliation:write"))],
+           s: Annotated[Session, Depends(session)]) -> TransactionOut:
+    suggestion = own_suggestion(s, who.merchant_id, suggestion_id)
+    review.reject(s, who.merchant_id, suggestion.id)
+    audit(s, who, "suggestion.rejected", public_id("sug", suggestion.id),
+          transaction=public_id("txn", suggestion.bank_transaction_id))
+    return tx_out(own_transaction(s, who.merchant_id, public_id("txn", suggestion.bank_transaction_id)))
+
+
+@router.post("/transactions/{transaction_id}/undo", response_model=TransactionOut)
+def undo(transaction_id: str, who: Annotated[Principal, Depends(require("reconciliation:write"))],
+         s: Annotated[Session, Depends(session)]) -> TransactionOut:
+    tx = own_transaction(s, who.merchant_id, transaction_id)
+    numbers = review.undo(s, who.merchant_id, tx.id)
+    audit(s, who, "match.undone", public_id("txn", tx.id), invoices=numbers)
+    return tx_out(tx)
+
+
+@router.get("/audit-events", response_model=Page)
+def audit_events(who: Annotated[Principal, Depends(require("reconciliation:read"))],
+                 s: Annotated[Session, Depends(session)], subject: str | None = None,
+                 limit: Annotated[int, Query(ge=1, le=200)] = 50, cursor: str | None = None) -> Page:
+    query = select(AuditEvent).where(AuditEvent.merchant_id == who.merchant_id, AuditEvent.id > decode_cursor(cursor))
+    if subject:
+        query = query.where(AuditEvent.subject == subject)
+    rows = list(s.scalars(query.order_by(AuditEvent.id).limit(limit + 1)))
+    more, rows = len(rows) > limit, rows[:limit]
+    return Page(data=[AuditOut(actor=e.actor, action=e.action, subject=e.subject, detail=e.detail,
+                               created_at=e.created_at) for e in rows],
+                next_cursor=encode_cursor(rows[-1].id) if more else None)
