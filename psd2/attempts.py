@@ -21,6 +21,7 @@ got a 5xx may have created the payment at the bank. The rule kvits follows inste
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -37,7 +38,7 @@ from core.models import Merchant
 from core.errors import KvitsError
 from core.money import minor_unit
 from psd2.client import Psd2Client
-from psd2.errors import BankUnavailable, NotFound, Psd2Error
+from psd2.errors import BankUnavailable, Psd2Error
 from psd2.models import PaymentAttempt
 from psd2.status import outcome
 from psd2.types import PaymentOrder
@@ -102,12 +103,19 @@ class Attempts:
         self.now = now
 
     def create(self, merchant_id: int, bank_id: str, order: PaymentOrder, redirect_uri: str) -> int:
-        if not order.amount.is_finite():
-            raise AttemptError(f"{order.amount} is not a payable amount")
+        if not order.amount.is_finite() or not re.fullmatch(r"[A-Z]{3}", order.currency or ""):
+            raise AttemptError(f"{order.amount} {order.currency} is not a payable amount")
         places = minor_unit(order.currency)
         minor = order.amount.scaleb(places)
-        if minor != minor.to_integral_value() or minor <= 0:
+        if minor != minor.to_integral_value() or not 0 < minor < 10**15:
             raise AttemptError(f"{order.amount} {order.currency} is not a payable amount")
+        for what, value, limit in (("end-to-end id", order.end_to_end_id, 35), ("creditor name", order.creditor_name, 70),
+                                   ("creditor reference", order.creditor_reference or "", 35),
+                                   ("remittance text", order.unstructured or "", 140), ("IBAN", order.creditor_iban, 34)):
+            if len(value) > limit or any(ord(c) < 32 for c in value):
+                raise AttemptError(f"the {what} {value[:40]!r} is longer than {limit} or holds control characters")
+        if not order.end_to_end_id or not order.creditor_name:
+            raise AttemptError("an end-to-end id and a creditor name are required")
         self.client_for(bank_id).close()  # an unknown bank fails now, not at the payer's click
         try:
             return self._insert(merchant_id, bank_id, order, redirect_uri, int(minor))
@@ -136,6 +144,10 @@ class Attempts:
             session.flush()
             return row.id
 
+    def view_bank(self, attempt_id: int) -> str:
+        with transaction(self.factory) as session:
+            return self._row(session, attempt_id).bank_id
+
     def view(self, attempt_id: int) -> AttemptView:
         with transaction(self.factory) as session:
             row = self._row(session, attempt_id)
@@ -145,6 +157,7 @@ class Attempts:
                  psu_user_agent: str | None = None) -> str:
         """Where the payer's browser goes: the one SCA of this attempt."""
         now, claim = self.now(), secrets.token_hex(16)
+        client = self.client_for(self.view_bank(attempt_id))  # before the claim: a failure here changes nothing
         with transaction(self.factory) as session:
             claimed = _changed(session, update(PaymentAttempt)
                                .where(PaymentAttempt.id == attempt_id, PaymentAttempt.state.in_(("new", "uncertain")))
@@ -168,7 +181,6 @@ class Attempts:
             row = self._row(session, attempt_id)
             order = _order(row)
             bank_id, redirect_uri = row.bank_id, row.redirect_uri
-        client = self.client_for(bank_id)
         try:
             initiation = client.initiate(order, psu_ip=psu_ip, redirect_uri=redirect_uri,
                                          nok_redirect_uri=nok_redirect_uri, psu_user_agent=psu_user_agent)
@@ -186,12 +198,17 @@ class Attempts:
         finally:
             client.close()
         state = state_for(initiation.transaction_status, "awaiting_sca")
-        stored = self._claimed(
+        try:
+            stored = self._claimed(
             attempt_id, claim, state=state if state in FINAL_STATES else "awaiting_sca",
             bank_payment_id=initiation.payment_id, bank_status=initiation.transaction_status,
             sca_redirect=initiation.sca_redirect, authorisation_id=initiation.authorisation_id,
             oauth_state=initiation.oauth_state, oauth_verifier=initiation.oauth_verifier,
             next_poll_at=self.now() + timedelta(seconds=5), last_error=None)
+        except Exception as exc:  # the answer cannot be kept: as good as lost
+            self._take_back(bank_id, initiation.product, initiation.payment_id)
+            self._claimed(attempt_id, claim, state="uncertain", orphaned_inc=1, last_error=repr(exc)[:2000])
+            raise AttemptError("the bank's answer could not be stored; try again") from exc
         if not stored:
             # taken over while our POST hung: our payment must never reach the payer
             self._take_back(bank_id, initiation.product, initiation.payment_id)
@@ -216,14 +233,15 @@ class Attempts:
                 .values(state="pending", updated_at=self.now())
             ) == 1
             bank_id, state_token, verifier, redirect_uri = row.bank_id, row.oauth_state, row.oauth_verifier, row.redirect_uri
-        if exchange:
+        if exchange:  # noqa: SIM102
             assert state_token and verifier
             client = self.client_for(bank_id)
             try:
                 client.finish_oauth(state_token, verifier, redirect_uri, callback)
             except Psd2Error as exc:
-                # a refused or cancelled authorisation shows in the payment's status below
-                self._set(attempt_id, None, last_error=str(exc)[:2000])
+                # not exchanged (unreachable, a junk code, a payer who cancelled): the next
+                # return may still bring a good code; the bank's status tells the rest
+                self._set(attempt_id, "pending", state="awaiting_sca", last_error=str(exc)[:2000])
             finally:
                 client.close()
         return self.poll(attempt_id)
@@ -238,10 +256,7 @@ class Attempts:
         client = self.client_for(bank_id)
         try:
             status = client.status(product, payment_id)
-        except NotFound as exc:
-            self._set(attempt_id, current, state="failed", last_error=str(exc)[:2000])
-            return self.view(attempt_id)
-        except Psd2Error as exc:
+        except Psd2Error as exc:  # 404 included: a bank's hiccup must not end a payment it may still settle
             delay = next_poll(current, polls + 1, age)
             values: dict[str, Any] = {"next_poll_at": self.now() + delay if delay else None}
             if delay is None:

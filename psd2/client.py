@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import zlib
 import secrets
 import time
 import uuid
@@ -80,8 +81,8 @@ class Psd2Client:
         data, _ = self._call("POST", f"/v1/payments/{order.product}", json_body=body, headers=headers,
                              psu_user_agent=psu_user_agent)
         payment_id = _bank_id(data, "paymentId", self.bank.id)
-        status = _text(data, "transactionStatus", self.bank.id, limit=8)
         try:
+            status = _text(data, "transactionStatus", self.bank.id, limit=8)
             return self._sca_of(order, payment_id, status, data, psu_ip, redirect_uri, nok_redirect_uri, psu_user_agent)
         except Psd2Error as exc:
             # the payment exists at the bank but kvits cannot send the payer to its SCA:
@@ -288,8 +289,7 @@ class Psd2Client:
             same = (parts.scheme, parts.hostname, _port(parts)) == (host.scheme, host.hostname, _port(host))
         except ValueError:
             same = False
-        if not same or parts.username or parts.password or len(url) > 2000 \
-                or any(c in url for c in "\\ \t\r\n"):
+        if not same or parts.username or parts.password or len(url) > 2000 or _UNSAFE_URL.search(url):
             raise ProtocolError(self.bank.id, f"the bank sent a link outside its own host: {href[:120]!r}")
         return url
 
@@ -319,7 +319,8 @@ class Psd2Client:
         attempt = 0
         while True:
             attempt += 1
-            all_headers = {"Accept": "application/json", "X-Request-ID": str(uuid.uuid4()),
+            all_headers = {"Accept": "application/json", "Accept-Encoding": "gzip, deflate",
+                           "X-Request-ID": str(uuid.uuid4()),
                            **(self.dialect.headers(psu_user_agent) if bank_api else {}), **(headers or {})}
             try:
                 if authenticated and bank_api:
@@ -353,30 +354,54 @@ class Psd2Client:
         except httpx.ConnectError as exc:
             # nothing reached the bank: safe to repeat even a POST
             raise BankUnavailable(self.bank.id, f"{method} {_short(url)}: cannot connect ({exc})") from None
-        except httpx.DecodingError:
-            raise ProtocolError(self.bank.id, f"{method} {_short(url)}: the answer's content encoding is broken") from None
+        except (httpx.DecodingError, httpx.InvalidURL) as exc:
+            raise ProtocolError(self.bank.id, f"{method} {_short(url)}: {type(exc).__name__}: {exc}"[:300]) from None
         except (httpx.TimeoutException, httpx.TransportError) as exc:
             raise BankUnavailable(self.bank.id, f"{method} {_short(url)}: no answer ({type(exc).__name__})",
                                   ambiguous=changes) from None
         try:
-            body = bytearray()
-            # httpx's read timeout is per chunk: a bank dripping bytes must not hold us forever
-            deadline = time.monotonic() + 3 * self.timeout + limit / (1024 * 1024)
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > limit:
-                    raise ProtocolError(self.bank.id, f"{method} {_short(url)}: the answer is larger than {limit} bytes")
-                if time.monotonic() > deadline:
-                    raise BankUnavailable(self.bank.id, f"{method} {_short(url)}: the answer is too slow to arrive",
-                                          status=response.status_code, ambiguous=changes)
-            return response.status_code, response.headers, bytes(body)
-        except httpx.DecodingError:
-            raise ProtocolError(self.bank.id, f"{method} {_short(url)}: the answer's content encoding is broken") from None
+            return response.status_code, response.headers, self._body(response, method, url, limit, changes)
         except (httpx.TimeoutException, httpx.TransportError) as exc:
             raise BankUnavailable(self.bank.id, f"{method} {_short(url)}: the answer broke off ({type(exc).__name__})",
                                   status=response.status_code, ambiguous=changes) from None
         finally:
             response.close()
+
+    def _body(self, response: httpx.Response, method: str, url: str, limit: int, changes: bool) -> bytes:
+        """The body, decompressed here (one gzip or deflate layer at most) within `limit`:
+        httpx would unpack stacked layers of each chunk before anything could count them."""
+        encoding = response.headers.get("content-encoding", "").strip().lower()
+        if encoding not in ("", "identity", "gzip", "deflate"):
+            raise ProtocolError(self.bank.id, f"{method} {_short(url)}: content encoding {encoding[:40]!r} is not accepted")
+        if getattr(response, "_content", None) is not None:
+            # built in memory (a mock transport in tests): httpx holds and decodes it already
+            try:
+                content = response.content
+            except httpx.DecodingError:
+                raise ProtocolError(self.bank.id, f"{method} {_short(url)}: the answer's {encoding} encoding is broken") from None
+            if len(content) > limit:
+                raise ProtocolError(self.bank.id, f"{method} {_short(url)}: the answer is larger than {limit} bytes")
+            return content
+        decoder = zlib.decompressobj(31 if encoding == "gzip" else 15) if encoding in ("gzip", "deflate") else None
+        body = bytearray()
+        # httpx's read timeout is per chunk: a bank dripping bytes must not hold us forever
+        deadline = time.monotonic() + 3 * self.timeout + limit / (1024 * 1024)
+        for chunk in response.iter_raw():
+            try:
+                if decoder is None:
+                    body += chunk
+                else:
+                    body += decoder.decompress(chunk, limit + 1 - len(body))
+                    while decoder.unconsumed_tail and len(body) <= limit:
+                        body += decoder.decompress(decoder.unconsumed_tail, limit + 1 - len(body))
+            except zlib.error:
+                raise ProtocolError(self.bank.id, f"{method} {_short(url)}: the answer's {encoding} encoding is broken") from None
+            if len(body) > limit:
+                raise ProtocolError(self.bank.id, f"{method} {_short(url)}: the answer is larger than {limit} bytes")
+            if time.monotonic() > deadline:
+                raise BankUnavailable(self.bank.id, f"{method} {_short(url)}: the answer is too slow to arrive",
+                                      status=response.status_code, ambiguous=changes)
+        return bytes(body)
 
     def _error(self, method: str, path: str, status: int, headers: httpx.Headers, body: bytes) -> Psd2Error:
         messages = _tpp_messages(body)
@@ -463,6 +488,7 @@ def _opt(data: Mapping[str, Any], key: str) -> str | None:
 
 
 _ID = re.compile(r"[A-Za-z0-9._~:@+=-]{1,200}")
+_UNSAFE_URL = re.compile(r"[\x00-\x20\x7f\\]")
 
 
 def _seg(value: str) -> str:
@@ -480,7 +506,9 @@ def _bank_id(data: Mapping[str, Any], key: str, bank_id: str) -> str:
 
 
 def _last_segment(url: str | None) -> str | None:
-    return urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1] if url else None
+    """The authorisation id at the end of a scaStatus link, if it is a plain id."""
+    segment = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1] if url else ""
+    return segment if _ID.fullmatch(segment) else None
 
 
 def _port(parts: Any) -> int | None:

@@ -3,6 +3,7 @@ is scheduled by `psd2.attempts.next_poll` until the payment is final or the dead
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from functools import lru_cache
 
@@ -16,6 +17,7 @@ from psd2.client import Psd2Client
 from psd2.registry import Registry
 
 app = celery_app()
+_log = logging.getLogger("kvits.psd2")
 
 
 @lru_cache(maxsize=1)
@@ -43,10 +45,30 @@ def poll_once(attempts: Attempts, attempt_id: int) -> timedelta | None:
 
 @app.task(name="psd2.poll_attempt", bind=True, max_retries=None)  # type: ignore[untyped-decorator]
 def poll_attempt(self: Task, attempt_id: int) -> str:
-    delay = poll_once(_attempts(), attempt_id)
+    try:
+        delay = poll_once(_attempts(), attempt_id)
+    except Exception:
+        # a locked database or a bug must not end the chain: try again in a minute
+        _log.exception("polling attempt %s failed", attempt_id)
+        enqueue(poll_attempt, attempt_id, countdown=60.0)
+        return "retrying"
     if delay is not None:
         enqueue(poll_attempt, attempt_id, countdown=delay.total_seconds())
     return _attempts().view(attempt_id).state
+
+
+@app.task(name="psd2.poll_due")  # type: ignore[untyped-decorator]
+def poll_due() -> int:
+    """Poll every attempt whose poll is due: for a scheduler (Celery beat) to run every
+    minute, so that polling survives restarts and lost timers."""
+    attempts = _attempts()
+    due = attempts.due()
+    for attempt_id in due:
+        try:
+            attempts.poll(attempt_id)
+        except Exception:
+            _log.exception("polling attempt %s failed", attempt_id)
+    return len(due)
 
 
 def start_polling(attempt_id: int, first_delay: float = 2.0) -> None:

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -85,6 +86,15 @@ def create_app(world: World | None = None, config: SandboxConfig | None = None) 
     @app.exception_handler(TppError)
     def tpp_error(request: Request, exc: TppError) -> Response:
         return exc.response(echo(request))
+
+    @app.exception_handler(StarletteHTTPException)
+    def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        # an address or method the bank does not serve: under /v1 in the standard's shape too
+        if any(request.url.path.startswith(p + "/v1/") for p in hosts()):
+            error = TppError(405, "SERVICE_INVALID", f"{request.method} is not offered here") if exc.status_code == 405 \
+                else TppError(404, "RESOURCE_UNKNOWN", f"{request.url.path[:120]} is not offered here")
+            return error.response(echo(request))
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)
     def validation_error(request: Request, exc: RequestValidationError) -> Response:

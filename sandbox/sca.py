@@ -14,8 +14,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 
 from sandbox.banks import BankProfile
+from sandbox.errors import TppError
 from sandbox.oauth import Server, metadata
 from sandbox.users import ONE_TIME_CODE, USERS
+from sandbox.validation import redirect_uri
 from sandbox.world import FINAL_SCA, Authorisation, World
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -24,7 +26,8 @@ MAX_WRONG_CODES = 3
 # a bank's SCA page must not be framed (clickjacking), cached or leak where it was
 _PAGE_HEADERS = {
     "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' https: http://localhost:* http://127.0.0.1:*; frame-ancestors 'none'",
+    "Content-Security-Policy": ("default-src 'none'; style-src 'unsafe-inline'; form-action 'self' https: "
+                                "http://localhost:* http://127.0.0.1:* http://[::1]:*; frame-ancestors 'none'"),
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
@@ -188,6 +191,14 @@ def router(host_path: str, banks: list[BankProfile], world: World, oauth: Server
             if query.get("code_challenge_method") != "S256" or not query.get("code_challenge"):
                 return render(request, "done.html", None, 400, title="Authorisation request refused",
                               message="This bank requires PKCE with code_challenge_method=S256.", back=None)
+            try:  # the same rules as TPP-Redirect-URI, and no fragment (the answer goes in the query)
+                redirect_uri({"redirect-uri": query.get("redirect_uri", "")}, "Redirect-URI", required=True)
+                if "#" in query.get("redirect_uri", ""):
+                    raise ValueError("fragment")
+            except (TppError, ValueError):
+                return render(request, "done.html", None, 400, title="Authorisation request refused",
+                              message="redirect_uri must be an https address without user, fragment or odd "
+                                      "characters (http only on this machine).", back=None)
             oauth_request = oauth.request("GET", str(request.url), request.headers, query, {})
             try:
                 grant = oauth.get_consent_grant(oauth_request)
@@ -207,6 +218,11 @@ def router(host_path: str, banks: list[BankProfile], world: World, oauth: Server
                                           "(PIS:<paymentId> or AIS:<consentId>).", back=None)
                 if auth.sca_status in FINAL_SCA or auth.sca_status == "unconfirmed":
                     return done_page(request, auth)
+                wanted = auth.redirect_uri  # the TPP-Redirect-URI the payment was initiated with
+                if wanted and query["redirect_uri"] != wanted:
+                    return render(request, "done.html", auth, 400, title="Authorisation request refused",
+                                  message="redirect_uri is not the address this payment was initiated with.",
+                                  back=None)
                 if auth.oauth.get("uri") and _query(auth.oauth["uri"]) != _query(str(request.url)):
                     # one authorization request per payment: nobody may re-aim it at their own client
                     return render(request, "done.html", auth, 400, title="Authorisation request refused",

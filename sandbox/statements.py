@@ -3,6 +3,7 @@ by `camt/writer.py`, both from the same ledger bookings."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -26,6 +27,8 @@ from camt.model import (
     TransactionsSummary,
 )
 from camt.writer import to_bytes
+from schwifty import IBAN
+from schwifty.exceptions import SchwiftyException
 from sandbox.errors import format_error
 from sandbox.world import LOCAL, Account, Booking
 
@@ -53,7 +56,7 @@ def consent_request(raw: object, today: date) -> dict[str, Any]:
         raise format_error("recurringIndicator is required (true or false)", "recurringIndicator")
     try:
         until = raw.get("validUntil")
-        if not isinstance(until, str) or len(until) != 10:
+        if not isinstance(until, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", until):
             raise ValueError(until)
         valid_until = date.fromisoformat(until)
     except ValueError:
@@ -66,12 +69,20 @@ def consent_request(raw: object, today: date) -> dict[str, Any]:
         raise format_error("frequencyPerDay must be a positive integer", "frequencyPerDay")
     if not recurring:
         frequency = 1
+    for iban in ibans:
+        try:
+            if IBAN(iban).compact != iban:
+                raise ValueError(iban)
+        except (SchwiftyException, ValueError):
+            raise format_error(f"{iban[:40]!r} is not an IBAN (compact, in capitals)", "access") from None
     # keep what was asked in its known shape only: the consent is shown again on GET
     if ibans:
-        access = {key: [{"iban": r["iban"][:34]} for r in access.get(key, [])]
+        access = {key: [{"iban": r["iban"]} for r in access.get(key, [])]
                   for key in ("accounts", "balances", "transactions") if access.get(key)}
-    else:
+    elif access.get("allPsd2") == "allAccounts":
         access = {"allPsd2": "allAccounts"}
+    else:
+        access = {"availableAccounts": "allAccounts"}  # the list of accounts, nothing more
     return {"access": access, "ibans": tuple(dict.fromkeys(ibans)), "recurring": recurring,
             "valid_until": valid_until, "frequency_per_day": min(frequency, 4)}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,6 +29,11 @@ _CURRENCY = re.compile(r"[A-Z]{3}")
 # bidirectional overrides that make a name read differently on the SCA page
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 _WORD = re.compile(r"\w")
+# control, format (bidi marks, zero-width, soft hyphen, tags, BOM), surrogate, private,
+# unassigned and line/paragraph separators: nothing a payer should be shown
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_RF = re.compile(r"[A-Za-z0-9]{1,35}")
 MAX_AHEAD = 366  # days a payment may be dated ahead
 
 
@@ -125,7 +131,7 @@ def payment_body(raw: object, bank: BankProfile, today: date) -> PaymentBody:
         if len(value) > limit:
             problem(path, f"{path} is {len(value)} characters long, at most {limit} allowed")
             return None
-        if _CONTROL.search(value):
+        if _CONTROL.search(value) or any(unicodedata.category(c) in _INVISIBLE for c in value):
             problem(path, f"{path} contains control or invisible characters")
             return None
         if not _WORD.search(value):
@@ -193,7 +199,8 @@ def payment_body(raw: object, bank: BankProfile, today: date) -> PaymentBody:
         else:
             reference = text("remittanceInformationStructured.reference", structured.get("reference"), 35, required=True)
             reference_type = text("remittanceInformationStructured.referenceType", structured.get("referenceType"), 35)
-            if reference and (reference_type == "SCOR" or reference.upper().startswith("RF")) and not iso11649.is_valid(reference):
+            if reference and (reference_type == "SCOR" or reference.upper().startswith("RF")) and not (
+                    _RF.fullmatch(reference) and iso11649.is_valid(reference)):
                 problem("remittanceInformationStructured.reference",
                         f"{reference!r} is not a valid ISO 11649 creditor reference (check digits)")
     if unstructured and reference:
@@ -202,7 +209,7 @@ def payment_body(raw: object, bank: BankProfile, today: date) -> PaymentBody:
     requested = raw.get("requestedExecutionDate")
     if requested is not None:
         try:
-            if not isinstance(requested, str) or len(requested) != 10:
+            if not isinstance(requested, str) or not _DATE.fullmatch(requested):
                 raise ValueError(requested)
             execution = date.fromisoformat(requested)
         except ValueError:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, cast
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -263,6 +263,13 @@ class World:
                     auth.set_status("failed", now)
                     self._sca_failed(auth, "SCA not completed in time")
             for payment in self.payments.values():
+                if payment.status == "RCVD" and now - payment.created_at >= self.settings.sca_timeout:
+                    # never authorised in time (also one whose SCA was never even started)
+                    payment.reject_reason = "SCA not completed in time"
+                    payment.set_status("RJCT", now)
+                    for auth_id in payment.authorisations:
+                        if self.authorisations[auth_id].sca_status not in FINAL_SCA:
+                            self.authorisations[auth_id].set_status("failed", now)
                 self._progress(payment, now, today)
             for account in self.accounts.values():
                 if account.owner.behaviour == "merchant":
@@ -306,6 +313,12 @@ class World:
             self.consents[target_id].authorisations.append(auth.id)
         return auth
 
+    def unknown_sandbox_account(self, iban: str) -> bool:
+        """An IBAN of one of the sandbox banks that names no account there."""
+        if iban in self.accounts:
+            return False
+        return any(iban[:2] == b.country and iban[4:4 + len(b.iban_bank_code)] == b.iban_bank_code for b in BANKS)
+
     def account_of(self, user: TestUser, bank: BankProfile) -> Account:
         return self.accounts[_iban(bank, USERS.index(user) + 1)]
 
@@ -316,14 +329,19 @@ class World:
         assert auth.user is not None
         if auth.target_kind == "consent":
             consent = self.consents[auth.target_id]
-            consent.user = auth.user
-            consent.status = "valid"
+            if consent.status == "received":  # a consent deleted or rejected meanwhile stays so
+                consent.user = auth.user
+                consent.status = "valid"
             return
         payment = self.payments[auth.target_id]
         if payment.status != "RCVD":
             return  # cancelled, timed out or decided meanwhile: an SCA acts only on a waiting payment
         account = self.account_of(auth.user, payment.bank)
         payment.debtor = account
+        if self.unknown_sandbox_account(payment.creditor_iban):
+            payment.reject_reason = "AC03"  # invalid creditor account number
+            payment.set_status("RJCT", now)
+            return
         if payment.amount > account.available:
             payment.funds_available = False
             payment.reject_reason = "AM04"  # insufficient funds
@@ -414,11 +432,19 @@ class World:
         self.consents[consent.id] = consent
         return consent
 
-    def consent_accounts(self, consent: Consent) -> list[Account]:
+    def consent_accounts(self, consent: Consent, access: str = "accounts") -> list[Account]:
+        """The PSU's accounts the consent opens for `access` (accounts, balances or
+        transactions): each kind only where the consent names it."""
         if consent.user is None:
             return []
         own = [a for a in self.accounts.values() if a.owner == consent.user and a.bank == consent.bank]
-        return [a for a in own if not consent.ibans or a.iban in consent.ibans]
+        if consent.access.get("allPsd2") == "allAccounts":
+            return own
+        if consent.access.get("availableAccounts"):
+            return own if access == "accounts" else []
+        kinds = ("accounts", "balances", "transactions") if access == "accounts" else (access,)
+        named = {r["iban"] for key in kinds for r in cast(list[dict[str, str]], consent.access.get(key, []))}
+        return [a for a in own if a.iban in named]
 
     # -- other traffic on merchant accounts --------------------------------------
     def _other_traffic(self, account: Account, today: date) -> None:

@@ -297,6 +297,9 @@ def router(host: Host) -> APIRouter:
         def handle(bank: BankProfile, rid: str) -> Response:
             consent = consent_of(bank, consent_id)
             consent.status = "terminatedByTpp"
+            for auth_id in consent.authorisations:  # its open SCA can no longer revive it
+                if world.authorisations[auth_id].sca_status not in FINAL_SCA:
+                    world.authorisations[auth_id].set_status("failed", world.now())
             return Response(status_code=204)
 
         return host.call(request, "consent", handle)
@@ -335,17 +338,17 @@ def router(host: Host) -> APIRouter:
 
         return host.call(request, "accounts", handle)
 
-    def account_of(bank: BankProfile, consent: Any, account_id: str) -> Any:
-        for account in world.consent_accounts(consent):
+    def account_of(bank: BankProfile, consent: Any, account_id: str, access: str) -> Any:
+        for account in world.consent_accounts(consent, access):
             if account.resource_id == account_id:
                 return account
-        raise TppError(403, "CONSENT_INVALID", f"the consent gives no access to account {account_id[:40]}")
+        raise TppError(403, "CONSENT_INVALID", f"the consent gives no {access} access to account {account_id[:40]}")
 
     @r.get("/v1/accounts/{account_id}/balances")
     def balances(account_id: str, request: Request) -> Response:
         def handle(bank: BankProfile, rid: str) -> Response:
             consent = valid_consent(bank, request)
-            account = account_of(bank, consent, account_id)
+            account = account_of(bank, consent, account_id, "balances")
             count_read(consent, request, f"balances:{account_id}")
             return JSONResponse({"account": {"iban": account.iban, "currency": account.currency},
                                  "balances": statements.balances_json(account, world.today())})
@@ -356,7 +359,7 @@ def router(host: Host) -> APIRouter:
     def transactions(account_id: str, request: Request) -> Response:
         def handle(bank: BankProfile, rid: str) -> Response:
             consent = valid_consent(bank, request)
-            account = account_of(bank, consent, account_id)
+            account = account_of(bank, consent, account_id, "transactions")
             query = request.query_params
             status = query.get("bookingStatus")
             if status is None:

@@ -16,6 +16,12 @@ from psd2.errors import AuthenticationFailed, BankUnavailable, ProtocolError
 
 _TOKENS: dict[str, tuple[str, float]] = {}  # bank URL + client -> (access token, renew at, monotonic)
 _LOCK = threading.Lock()
+_BANK_LOCKS: dict[str, threading.Lock] = {}
+
+
+def _lock_for(key: str) -> threading.Lock:
+    with _LOCK:
+        return _BANK_LOCKS.setdefault(key, threading.Lock())
 _MARGIN = 30.0  # renew this many seconds before the bank's expiry
 
 
@@ -25,10 +31,12 @@ class OAuthDialect(Dialect):
 
     def authorize(self, transport: httpx.BaseTransport | None, timeout: float, renew: bool = False) -> dict[str, str]:
         key = f"{self.bank.base_url} {self.bank.client_id}"
-        with _LOCK:
-            cached = _TOKENS.get(key)
-            if renew or cached is None or cached[1] <= time.monotonic():
-                cached = _TOKENS[key] = self._fetch(transport, timeout)
+        cached = _TOKENS.get(key)
+        if renew or cached is None or cached[1] <= time.monotonic():
+            with _lock_for(key):  # one fetch per bank at a time; other banks never wait for it
+                cached = _TOKENS.get(key)
+                if renew or cached is None or cached[1] <= time.monotonic():
+                    cached = _TOKENS[key] = self._fetch(transport, timeout)
         return {"Authorization": f"Bearer {cached[0]}"}
 
     def _fetch(self, transport: httpx.BaseTransport | None, timeout: float) -> tuple[str, float]:

@@ -381,3 +381,45 @@ def test_create_refuses_what_cannot_be_paid_or_stored(sandbox: Sandbox, factory:
         attempts.create(merchant_id, "nope", PaymentOrder(Decimal("1"), "EUR", shop.iban, "S", "e2"), TPP)
     with pytest.raises(AttemptError, match="no merchant 999"):
         attempts.create(999, "dzintars", PaymentOrder(Decimal("1"), "EUR", shop.iban, "S", "e3"), TPP)
+
+
+def test_a_failed_code_exchange_leaves_the_attempt_exchangeable(
+        sandbox: Sandbox, factory: sessionmaker[Session], merchant_id: int) -> None:
+    attempts = attempts_for(sandbox, factory)
+    attempt = new_attempt(sandbox, attempts, merchant_id, bank_id="kalevi")
+    url = attempts.redirect(attempt, psu_ip="192.0.2.10")
+    back = query(pay(url, "alise", http=sandbox.http).back_to or "")
+    junk = {**back, "code": "junk"}
+    assert attempts.returned(attempt, junk).state == "awaiting_sca"  # right state, bad code: not used up
+    assert attempts.returned(attempt, {**back, "error": "x"}).state == "awaiting_sca"
+    assert attempts.returned(attempt, back).state == "pending"
+    sandbox.clock.advance(days=1)
+    assert attempts.poll(attempt).state == "completed"
+
+
+def test_orders_that_could_not_be_stored_are_refused_before_anything_happens(
+        sandbox: Sandbox, factory: sessionmaker[Session], merchant_id: int) -> None:
+    attempts = attempts_for(sandbox, factory)
+    shop = sandbox.account("veikals", "dzintars")
+    for order in (PaymentOrder(Decimal("1"), "EUR", shop.iban, "S", "e" * 36),
+                  PaymentOrder(Decimal("1"), "EUR", shop.iban, "S" * 71, "e1"),
+                  PaymentOrder(Decimal("1"), "EURO", shop.iban, "S", "e2"),
+                  PaymentOrder(Decimal("1E+20"), "EUR", shop.iban, "S", "e3"),
+                  PaymentOrder(Decimal("1"), "EUR", shop.iban, "S\x00", "e4")):
+        with pytest.raises(AttemptError):
+            attempts.create(merchant_id, "dzintars", order, TPP)
+
+
+def test_a_poll_that_breaks_keeps_the_chain_going(monkeypatch: pytest.MonkeyPatch) -> None:
+    from psd2 import tasks
+
+    scheduled: list[float] = []
+
+    class Broken:
+        def poll(self, attempt_id: int) -> None:
+            raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(tasks, "_attempts", lambda: Broken())
+    monkeypatch.setattr(tasks, "enqueue", lambda task, attempt_id, countdown: scheduled.append(countdown))
+    assert tasks.poll_attempt.apply(args=[1]).get() == "retrying"
+    assert scheduled == [60.0]

@@ -394,7 +394,14 @@ def test_oauth_bank_insists_on_pkce_s256_and_one_authorization_request(sandbox: 
     assert sandbox.http.get(base, params=params, follow_redirects=False).status_code == 303  # a reload
     hijack = {**params, "redirect_uri": "https://evil.example/steal", "state": "evil"}
     r = sandbox.http.get(base, params=hijack, follow_redirects=False)
+    assert r.status_code == 400 and "initiated with" in r.text  # bound to the payment's TPP-Redirect-URI
+    other_state = {**params, "state": "someone-else"}
+    r = sandbox.http.get(base, params=other_state, follow_redirects=False)
     assert r.status_code == 400 and "started already" in r.text
+    for bad in ("https://user:pw@evil.example/", "https://tpp.example\\@evil.example/", "https://tpp.example:99999/",
+                "https://tpp.example/back#frag"):
+        r = sandbox.http.get(base, params={**params, "redirect_uri": bad}, follow_redirects=False)
+        assert r.status_code == 400, bad
     back = pay(initiation.sca_redirect or "", "alise", http=sandbox.http).back_to or ""
     assert back.startswith(f"{TPP}/back?code=")
 
@@ -408,3 +415,50 @@ def test_non_ascii_secrets_are_refused_not_crashed_on(sandbox: Sandbox) -> None:
     assert page.status_code == 403
     out = pay(initiation.sca_redirect or "", "alise", http=sandbox.http, codes=["１２３４５６", "123456"])
     assert out.back_to == f"{TPP}/back"
+
+
+def test_a_compressed_answer_may_not_grow_past_the_cap(sandbox: Sandbox) -> None:
+    import gzip as _gzip
+
+    from fastapi import FastAPI
+    from fastapi.responses import Response as FastResponse
+
+    from tests.browser import LiveServer
+
+    bomb = _gzip.compress(b"0" * (64 * 1024 * 1024))  # 64 MiB of zeros in ~64 KiB
+    stacked = _gzip.compress(_gzip.compress(b"0" * (8 * 1024 * 1024)))
+    app = FastAPI()
+
+    @app.get("/v1/payments/sepa-credit-transfers/{pid}/status")
+    def status(pid: str) -> FastResponse:
+        body, encoding = (bomb, "gzip") if pid == "one" else (stacked, "gzip, gzip")
+        return FastResponse(body, headers={"Content-Encoding": encoding, "Content-Type": "application/json"})
+
+    with LiveServer(app) as server:
+        bank = Bank(id="zip", name="Zip", bic="ZIPPLV22", country="LV", base_url=server.url, dialect="redirect")
+        client = Psd2Client(bank, read_retries=0)
+        import resource
+
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        with pytest.raises(ProtocolError, match="larger than"):
+            client.status("sepa-credit-transfers", "one")
+        with pytest.raises(ProtocolError, match="not accepted"):
+            client.status("sepa-credit-transfers", "two")
+        grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+        assert grown_mib < 32, f"memory grew by {grown_mib:.0f} MiB"
+
+
+def test_an_authorisation_id_that_is_not_a_plain_id_is_not_kept() -> None:
+    answer = {"transactionStatus": "RCVD", "paymentId": "p1",
+              "_links": {"scaRedirect": {"href": "/sca/1"}, "scaStatus": {"href": "/auth/" + "a" * 300}}}
+    initiation = hostile(lambda r: httpx.Response(201, json=answer)).initiate(
+        ORDER, psu_ip="192.0.2.1", redirect_uri="https://tpp.example/b")
+    assert initiation.authorisation_id is None and initiation.sca_redirect
+
+
+@pytest.mark.parametrize("href", ["/sca/\x001", "/sca/\x0b1", "/sca/\x7f1"])
+def test_links_with_control_characters_are_refused(href: str) -> None:
+    answer = {"transactionStatus": "RCVD", "paymentId": "p1", "_links": {"scaRedirect": {"href": href}}}
+    with pytest.raises(ProtocolError):
+        hostile(lambda r: httpx.Response(201, json=answer) if r.method == "POST" else httpx.Response(204)).initiate(
+            ORDER, psu_ip="192.0.2.1", redirect_uri="https://tpp.example/b")

@@ -199,3 +199,40 @@ def test_a_consent_is_shown_back_as_understood(sandbox: Sandbox) -> None:
         "validUntil": "2027-01-31", "frequencyPerDay": 4}).json()
     got = sandbox.http.get(f"/dzintars/v1/consents/{data['consentId']}", headers=headers()).json()
     assert got["access"] == {"accounts": [{"iban": shop.iban}]}
+
+
+def test_a_deleted_consent_stays_deleted_even_if_its_sca_is_finished(sandbox: Sandbox) -> None:
+    shop = sandbox.account("veikals", "dzintars")
+    refs = [{"iban": shop.iban}]
+    data = sandbox.http.post("/dzintars/v1/consents", headers=headers(), json={
+        "access": {"accounts": refs, "transactions": refs}, "recurringIndicator": True,
+        "validUntil": "2027-01-31", "frequencyPerDay": 4}).json()
+    assert sandbox.http.delete(f"/dzintars/v1/consents/{data['consentId']}", headers=headers()).status_code == 204
+    out = pay(data["_links"]["scaRedirect"]["href"], "veikals", http=sandbox.http)
+    assert out.back_to is None
+    r = ais(sandbox, data["consentId"], "/accounts")
+    assert r.status_code == 401 and r.json()["tppMessages"][0]["code"] == "CONSENT_INVALID"
+
+
+def test_a_consent_opens_only_what_it_names(sandbox: Sandbox) -> None:
+    shop = sandbox.account("veikals", "dzintars")
+    refs = [{"iban": shop.iban}]
+    data = sandbox.http.post("/dzintars/v1/consents", headers=headers(), json={
+        "access": {"balances": refs}, "recurringIndicator": True, "validUntil": "2027-01-31",
+        "frequencyPerDay": 4}).json()
+    pay(data["_links"]["scaRedirect"]["href"], "veikals", http=sandbox.http)
+    cid = data["consentId"]
+    assert ais(sandbox, cid, f"/accounts/{shop.resource_id}/balances").status_code == 200
+    r = ais(sandbox, cid, f"/accounts/{shop.resource_id}/transactions", bookingStatus="booked")
+    assert r.status_code == 403 and r.json()["tppMessages"][0]["code"] == "CONSENT_INVALID"
+    listing = sandbox.http.post("/dzintars/v1/consents", headers=headers(), json={
+        "access": {"availableAccounts": "allAccounts"}, "recurringIndicator": False, "validUntil": "2027-01-31",
+        "frequencyPerDay": 1}).json()
+    pay(listing["_links"]["scaRedirect"]["href"], "veikals", http=sandbox.http)
+    assert len(ais(sandbox, listing["consentId"], "/accounts").json()["accounts"]) == 1
+    r = ais(sandbox, listing["consentId"], f"/accounts/{shop.resource_id}/balances")
+    assert r.status_code == 403
+    bad = sandbox.http.post("/dzintars/v1/consents", headers=headers(), json={
+        "access": {"accounts": [{"iban": "not-an-iban"}]}, "recurringIndicator": True, "validUntil": "2027-01-31",
+        "frequencyPerDay": 4})
+    assert bad.status_code == 400

@@ -438,3 +438,51 @@ def test_oauth_bank_takes_client_secret_basic_too(sandbox: Sandbox) -> None:
     r = sandbox.http.post("/kalevi/oauth/token", data={"grant_type": "client_credentials"},
                           headers={"Authorization": f"Basic {basic}"})
     assert r.status_code == 200 and r.json()["access_token"]
+
+
+# -- what the second attack round found -------------------------------------------------
+
+@pytest.mark.parametrize("changes, path", [
+    ({"creditorName": "Shop\u061c"}, "creditorName"), ({"creditorName": "Shop\ufeff"}, "creditorName"),
+    ({"creditorName": "Sh\u00adop"}, "creditorName"), ({"creditorName": "Shop\U000e0041"}, "creditorName"),
+    ({"creditorName": "Shop\u2028"}, "creditorName"),
+    ({"remittanceInformationStructured": {"reference": "RF18\u0665\u0663\u0669007547034", "referenceType": "SCOR"}},
+     "remittanceInformationStructured.reference"),
+    ({"remittanceInformationStructured": {"reference": "RF1\uff18539007547034", "referenceType": "SCOR"}},
+     "remittanceInformationStructured.reference"),
+    ({"requestedExecutionDate": "2026-W50-4"}, "requestedExecutionDate"),
+])
+def test_more_look_alikes_are_refused(sandbox: Sandbox, changes: dict[str, Any], path: str) -> None:
+    r = post(sandbox, json=body(sandbox, **changes))
+    assert r.status_code == 400 and path in [p for _, p in errors(r)]
+
+
+def test_a_payment_to_an_account_the_bank_does_not_have_is_rejected(sandbox: Sandbox) -> None:
+    data = post(sandbox, product=INST, json=body(sandbox, creditorAccount={"iban": "LV32DZIN0000000000099"})).json()
+    before = sum(a.balance() for a in sandbox.world.accounts.values())
+    pay(data["_links"]["scaRedirect"]["href"], "alise", http=sandbox.http)
+    status = sandbox.http.get(data["_links"]["status"]["href"], headers=headers()).json()
+    assert status["transactionStatus"] == "RJCT" and status["psuMessage"] == "AC03"
+    assert sum(a.balance() for a in sandbox.world.accounts.values()) == before
+
+
+def test_an_explicit_payment_never_authorised_ends_rejected(sandbox: Sandbox) -> None:
+    data = post(sandbox, "gintaro").json()
+    sandbox.clock.advance(minutes=16)
+    status = sandbox.http.get(data["_links"]["status"]["href"], headers=headers()).json()
+    assert status["transactionStatus"] == "RJCT"
+
+
+@pytest.mark.parametrize("method, path", [
+    ("PUT", f"/dzintars/v1/payments/{SCT}/x/authorisations/y"), ("GET", f"/dzintars/v1/payments/{SCT}"),
+    ("GET", "/dzintars/v1/accounts/x/transactions/y"), ("POST", "/dzintars/v1/nothing/here/at/all"),
+])
+def test_addresses_the_bank_does_not_serve_answer_in_the_standards_shape(sandbox: Sandbox, method: str, path: str) -> None:
+    r = sandbox.http.request(method, path, headers=headers())
+    assert r.status_code in (404, 405) and r.json()["tppMessages"][0]["code"] in ("RESOURCE_UNKNOWN", "SERVICE_INVALID")
+
+
+def test_sca_pages_may_return_to_ipv6_loopback(sandbox: Sandbox) -> None:
+    data = post(sandbox, hdrs=headers(**{"TPP-Redirect-URI": "http://[::1]:8080/back"})).json()
+    page = sandbox.http.get(data["_links"]["scaRedirect"]["href"])
+    assert "http://[::1]:*" in page.headers["Content-Security-Policy"]
