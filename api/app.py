@@ -82,5 +82,43 @@ def create_app(settings: Settings, factory: sessionmaker[Session]) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.add_middleware(BodyLimit, limit=MAX_BODY, streamed=("/v1/statements",))
     return app
+
+
+_PROBLEM_SCHEMA = {
+    "type": "object", "required": ["type", "title", "status", "code"],
+    "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+                   "detail": {"type": "string"}, "code": {"type": "string"}, "instance": {"type": "string"},
+                   "errors": {"type": "array", "items": {"type": "object"}}},
+}
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's description plus what it cannot know: every operation may answer a
+    problem (4xx, 5xx) as application/problem+json."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = _PROBLEM_SCHEMA
+    problem = {"description": "A problem (RFC 9457)",
+               "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)  # FastAPI's own shape; ours is the problem above
+            responses.setdefault("4XX", problem)
+            responses.setdefault("5XX", problem)
+    if "/oauth/token" in schema["paths"]:
+        schema["paths"]["/oauth/token"]["post"]["requestBody"] = {"required": True, "content": {
+            "application/x-www-form-urlencoded": {"schema": {"type": "object", "required": ["grant_type"], "properties": {
+                "grant_type": {"type": "string", "enum": ["client_credentials"]}, "client_id": {"type": "string"},
+                "client_secret": {"type": "string"}, "scope": {"type": "string"}}}}}}
+        schema["paths"]["/oauth/token"]["post"]["responses"] = {
+            "200": {"description": "An access token", "content": {"application/json": {"schema": {"type": "object"}}}},
+            "4XX": {"description": "An OAuth2 error", "content": {"application/json": {"schema": {"type": "object"}}}}}
+    app.openapi_schema = schema
+    return schema

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Annotated
 
 from fastapi import Request
+from pydantic import AfterValidator
 from sqlalchemy.orm import Session
 
 from api.problems import Problem
@@ -70,3 +73,11 @@ def decode_cursor(cursor: str | None) -> int:
         return int(value)
     except (ValueError, UnicodeDecodeError):
         raise Problem(400, "invalid_cursor", "the cursor is not one this API gave out") from None
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite gives naive datetimes back; they were stored as UTC
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+Timestamp = Annotated[datetime, AfterValidator(_utc)]

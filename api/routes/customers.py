@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from api.deps import decode_cursor, encode_cursor, public_id, require, row_id, session
+from api.deps import Timestamp, decode_cursor, encode_cursor, public_id, require, row_id, session
 from api.problems import Problem
 from api.security import Principal
 from invoices.models import Customer
@@ -38,7 +38,7 @@ class CustomerOut(BaseModel):
     language: str
     vat_number: str | None
     ibans: list[str]
-    created_at: datetime
+    created_at: Timestamp
 
 
 class CustomerList(BaseModel):

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from api.deps import decode_cursor, encode_cursor, public_id, require, row_id, session
+from api.deps import Timestamp, decode_cursor, encode_cursor, public_id, require, row_id, session
 from api.problems import Problem
 from api.routes.customers import load as load_customer
 from api.security import Principal
@@ -58,8 +58,8 @@ class InvoiceOut(BaseModel):
     total: str
     paid: str
     open: str
-    created_at: datetime
-    approved_at: datetime | None
+    created_at: Timestamp
+    approved_at: Timestamp | None
 
 
 class InvoiceList(BaseModel):

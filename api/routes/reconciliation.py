@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.deps import decode_cursor, encode_cursor, public_id, require, row_id, session
+from api.deps import Timestamp, decode_cursor, encode_cursor, public_id, require, row_id, session
 from api.problems import Problem
 from api.security import Principal
 from core.models import AuditEvent
@@ -52,7 +52,7 @@ class SuggestionOut(BaseModel):
     transaction: TransactionOut
     confidence: int
     candidates: list[CandidateOut]
-    created_at: datetime
+    created_at: Timestamp
 
 
 class Page(BaseModel):
@@ -70,7 +70,7 @@ class AuditOut(BaseModel):
     action: str
     subject: str
     detail: dict[str, Any]
-    created_at: datetime
+    created_at: Timestamp
 
 
 def tx_out(t: BankTransaction) -> TransactionOut:

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.deps import public_id, require, row_id, session
+from api.deps import Timestamp, public_id, require, row_id, session
 from api.problems import Problem
 from api.security import Principal
 from core.db import transaction
@@ -37,8 +37,8 @@ class ImportJobOut(BaseModel):
     progress_bytes: int
     result: dict[str, Any] | None
     error: str | None
-    created_at: datetime
-    started_at: datetime | None
+    created_at: Timestamp
+    started_at: Timestamp | None
     finished_at: datetime | None
 
 
