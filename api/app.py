@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api import problems
 from api.oauth import TokenServer
 from api.problems import Problem, problem_response
-from api.routes import customers, invoices, reconciliation, statements
+from api.routes import customers, invoices, reconciliation, statements, webhooks
 from api.security import signing_key
 from core.db import transaction
 from core.oauth_request import FormRequest
@@ -65,6 +65,18 @@ def create_app(settings: Settings, factory: sessionmaker[Session]) -> FastAPI:
     app.include_router(invoices.router)
     app.include_router(statements.router)
     app.include_router(reconciliation.router)
+    app.include_router(webhooks.router)
+
+    @app.middleware("http")
+    async def deliver_events(request: Request, call_next: Any) -> Response:
+        # a write may have committed events (invoice paid, suggestion decided): deliver
+        # them; the committed outbox is the source, so a rolled back request sends nothing
+        response: Response = await call_next(request)
+        if request.method in ("POST", "PUT", "PATCH", "DELETE") and response.status_code < 400:
+            from api.webhooks import pump_soon
+
+            pump_soon(factory, broker=bool(settings.broker_url))
+        return response
 
     @app.post("/oauth/token", tags=["auth"], summary="Get an access token (client credentials)")
     async def token(request: Request) -> Response:

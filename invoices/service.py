@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session, selectinload
 from stdnum.eu import vat as eu_vat
 from stdnum.exceptions import ValidationError
 
-from core.money import AmountError, parse_amount, to_minor
+from core.events import emit
+from core.money import AmountError, from_minor, parse_amount, to_minor
 from invoices import status as st
 from invoices.errors import InvoiceError
 from invoices.arithmetic import InvoiceMathError, LineInput, compute_totals
@@ -308,6 +309,10 @@ def change_paid(session: Session, invoice: Invoice, delta_minor: int, detail: st
     invoice.paid_minor = new_paid
     invoice.paid_at = datetime.now(UTC) if invoice.status == st.Status.PAID else None
     _event(session, invoice, "payment" if delta_minor > 0 else "payment_reversed", detail, delta_minor)
+    if delta_minor > 0 and invoice.status in (st.Status.PAID, st.Status.PARTIALLY_PAID):
+        emit(session, invoice.merchant_id, f"invoice.{invoice.status}", invoice=f"inv_{invoice.id}",
+             number=invoice.number, paid=str(from_minor(invoice.paid_minor, invoice.currency)),
+             total=str(from_minor(invoice.total_minor, invoice.currency)), currency=invoice.currency)
 
 
 def cancel(session: Session, invoice: Invoice) -> None:

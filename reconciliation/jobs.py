@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from datetime import UTC, datetime
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -98,12 +99,19 @@ def summary(report: ImportReport) -> dict[str, Any]:
     }
 
 
-def start(factory: sessionmaker[Session], job_id: int, options: ImportOptions, broker: bool) -> None:
-    """Hand the job to a Celery worker, or (no broker) to a thread of this process."""
+def start(factory: sessionmaker[Session], job_id: int, options: ImportOptions, broker: bool,
+          then: Callable[[], None] | None = None) -> None:
+    """Hand the job to a Celery worker, or (no broker) to a thread of this process;
+    `then` runs after an in-process job (to deliver the events it committed)."""
     if broker:
         from reconciliation.tasks import import_job
 
         import_job.apply_async(args=(job_id,))
-    else:
-        threading.Thread(target=run_job, args=(factory, job_id, options), daemon=True,
-                         name=f"kvits-import-{job_id}").start()
+        return
+
+    def run() -> None:
+        run_job(factory, job_id, options)
+        if then is not None:
+            then()
+
+    threading.Thread(target=run, daemon=True, name=f"kvits-import-{job_id}").start()

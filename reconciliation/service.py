@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 import camt
 from camt.checks import closing_balance, opening_balance
 from camt import Entry, MessageHeader, Party, StatementEnd, StatementHeader, Transaction
+from core.events import emit
 from core.money import from_minor, to_minor
 from invoices import service as invoice_service
 from invoices.models import Customer, Invoice
@@ -318,6 +319,10 @@ class _Importer:
             )
             row.match_status = "suggested"
             line.decision = "suggested"
+            emit(self.session, self.merchant_id, "reconciliation.suggestion_created", transaction=f"txn_{row.id}",
+                 amount=str(from_minor(row.amount_minor, row.currency)), currency=row.currency,
+                 confidence=result.confidence, invoices=[self.invoice_numbers.get(i, str(i))
+                                                         for i in result.best.invoice_ids])
         else:
             row.match_status = "unmatched"
             line.decision = "unmatched"
@@ -466,6 +471,10 @@ def import_statement(
             row = session.get(StatementRow, summary.db_id)
             if row is not None:
                 row.file_sha256 = report.file_sha256
+            if not options.dry_run:
+                emit(session, merchant_id, "statement.imported", statement=f"stm_{summary.db_id}",
+                     account=summary.account, transactions=summary.transactions,
+                     new_transactions=summary.new_transactions, balance_check=summary.balance_check)
     session.flush()
     return report
 

@@ -31,4 +31,6 @@ def options() -> ImportOptions:
 
 @app.task(name="statements.import_job", bind=True, acks_late=True)  # type: ignore[untyped-decorator]
 def import_job(self: Task, job_id: int) -> str:
-    return run_job(_factory(), job_id, options())
+    state = run_job(_factory(), job_id, options())
+    app.send_task("webhooks.pump")  # deliver what the import committed (statement.imported, ...)
+    return state

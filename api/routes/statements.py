@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from api.deps import Timestamp, public_id, require, row_id, session
 from api.problems import Problem
 from api.security import Principal
+from api.webhooks import pump_soon
 from core.db import transaction
 from core.settings import default_data_dir
 from reconciliation.jobs import progress_of, start
@@ -101,7 +102,8 @@ async def upload_statement(request: Request, who: Annotated[Principal, Depends(r
         raise
     options = ImportOptions(max_bytes=settings.max_statement_bytes, line_limit=0,
                             settings=MatchSettings(auto_apply_at=settings.auto_apply_at))
-    start(factory, job.id, options, broker=bool(settings.broker_url))
+    broker = bool(settings.broker_url)
+    start(factory, job.id, options, broker=broker, then=lambda: pump_soon(factory, broker))
     return JSONResponse(body, status_code=202, headers={"Location": f"/v1/statement-imports/{body['id']}"})
 
 

@@ -14,6 +14,7 @@ def _metadata() -> MetaData:
     import invoices.models  # noqa: F401
     import reconciliation.models  # noqa: F401
     import psd2.models  # noqa: F401
+    import api.models  # noqa: F401
 
     return Base.metadata
 
