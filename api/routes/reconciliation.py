@@ -6,11 +6,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Header, Query
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api import idempotency
 from api.deps import Timestamp, decode_cursor, encode_cursor, public_id, require, row_id, session
 from api.problems import Problem
 from api.security import Principal
@@ -139,9 +141,25 @@ def list_suggestions(who: Annotated[Principal, Depends(require("reconciliation:r
                 next_cursor=None)
 
 
+IdempotencyHeader = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
+
+
+def _key(s: Session, who: Principal, key: str | None, path: str, body: BaseModel | None) -> Any:
+    payload = body.model_dump_json().encode() if body is not None else b""
+    return idempotency.begin(s, who.merchant_id, key, idempotency.request_hash("POST", path, payload))
+
+
+def _done(reserved: Any, result: TransactionOut) -> TransactionOut:
+    idempotency.finish(reserved if not isinstance(reserved, JSONResponse) else None, 200, result.model_dump(mode="json"))
+    return result
+
+
 @router.post("/suggestions/{suggestion_id}/accept", response_model=TransactionOut)
 def accept(suggestion_id: str, body: AcceptIn, who: Annotated[Principal, Depends(require("reconciliation:write"))],
-           s: Annotated[Session, Depends(session)]) -> TransactionOut:
+           s: Annotated[Session, Depends(session)], idempotency_key: IdempotencyHeader = None) -> Any:
+    reserved = _key(s, who, idempotency_key, f"/v1/suggestions/{suggestion_id}/accept", body)
+    if isinstance(reserved, JSONResponse):
+        return reserved
     suggestion = own_suggestion(s, who.merchant_id, suggestion_id)
     number = None
     if body.invoice is not None:
@@ -153,7 +171,7 @@ def accept(suggestion_id: str, body: AcceptIn, who: Annotated[Principal, Depends
     numbers = review.accept(s, who.merchant_id, suggestion.id, invoice_number=number, candidate=body.candidate - 1)
     audit(s, who, "suggestion.accepted", public_id("sug", suggestion.id), invoices=numbers,
           transaction=public_id("txn", suggestion.bank_transaction_id))
-    return tx_out(own_transaction(s, who.merchant_id, public_id("txn", suggestion.bank_transaction_id)))
+    return _done(reserved, tx_out(own_transaction(s, who.merchant_id, public_id("txn", suggestion.bank_transaction_id))))
 
 
 @router.post("/suggestions/{suggestion_id}/reject", response_model=TransactionOut)
@@ -168,11 +186,14 @@ def reject(suggestion_id: str, who: Annotated[Principal, Depends(require("reconc
 
 @router.post("/transactions/{transaction_id}/undo", response_model=TransactionOut)
 def undo(transaction_id: str, who: Annotated[Principal, Depends(require("reconciliation:write"))],
-         s: Annotated[Session, Depends(session)]) -> TransactionOut:
+         s: Annotated[Session, Depends(session)], idempotency_key: IdempotencyHeader = None) -> Any:
+    reserved = _key(s, who, idempotency_key, f"/v1/transactions/{transaction_id}/undo", None)
+    if isinstance(reserved, JSONResponse):
+        return reserved
     tx = own_transaction(s, who.merchant_id, transaction_id)
     numbers = review.undo(s, who.merchant_id, tx.id)
     audit(s, who, "match.undone", public_id("txn", tx.id), invoices=numbers)
-    return tx_out(tx)
+    return _done(reserved, tx_out(tx))
 
 
 @router.get("/audit-events", response_model=Page)

@@ -13,9 +13,9 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from api import idempotency
 from api.deps import Timestamp, public_id, require, row_id, session
 from api.problems import Problem
 from api.security import Principal
@@ -24,7 +24,7 @@ from core.db import transaction
 from core.settings import default_data_dir
 from reconciliation.jobs import progress_of, start
 from reconciliation.model import MatchSettings
-from reconciliation.models import IdempotencyKey, ImportJob
+from reconciliation.models import ImportJob
 from reconciliation.source import ImportOptions
 
 router = APIRouter(tags=["statements"])
@@ -77,26 +77,19 @@ async def upload_statement(request: Request, who: Annotated[Principal, Depends(r
                 f.write(chunk)
         if size == 0:
             raise Problem(422, "empty_file", "the body is empty: send the statement file as the request body")
-        request_hash = hashlib.sha256(b"POST /v1/statements\n" + digest.digest()).hexdigest()
         factory = request.app.state.factory
         with transaction(factory) as s:
-            if idempotency_key:
-                replay = _replay(s, who.merchant_id, idempotency_key, request_hash)
-                if replay is not None:
-                    path.unlink(missing_ok=True)
-                    return replay
+            reserved = idempotency.begin(s, who.merchant_id, idempotency_key,
+                                         idempotency.request_hash("POST", "/v1/statements", digest.digest()))
+            if isinstance(reserved, JSONResponse):
+                path.unlink(missing_ok=True)
+                return reserved
             job = ImportJob(merchant_id=who.merchant_id, state="queued", file_name=os.path.basename(file_name),
                             size=size, path=str(path), progress_bytes=0)
             s.add(job)
             s.flush()
             body = out(job).model_dump(mode="json")
-            if idempotency_key:
-                s.add(IdempotencyKey(merchant_id=who.merchant_id, key=idempotency_key, request_hash=request_hash,
-                                     status=202, body=body))
-                try:
-                    s.flush()
-                except IntegrityError:  # the same key, at the same moment, from another request
-                    raise Problem(409, "idempotency_in_progress", "a request with this Idempotency-Key is being handled") from None
+            idempotency.finish(reserved, 202, body)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
@@ -105,15 +98,6 @@ async def upload_statement(request: Request, who: Annotated[Principal, Depends(r
     broker = bool(settings.broker_url)
     start(factory, job.id, options, broker=broker, then=lambda: pump_soon(factory, broker))
     return JSONResponse(body, status_code=202, headers={"Location": f"/v1/statement-imports/{body['id']}"})
-
-
-def _replay(s: Session, merchant_id: int, key: str, request_hash: str) -> JSONResponse | None:
-    stored = s.scalar(select(IdempotencyKey).where(IdempotencyKey.merchant_id == merchant_id, IdempotencyKey.key == key))
-    if stored is None:
-        return None
-    if stored.request_hash != request_hash:
-        raise Problem(409, "idempotency_key_reused", "this Idempotency-Key was used with another request")
-    return JSONResponse(stored.body, status_code=stored.status, headers={"Idempotent-Replayed": "true"})
 
 
 @router.get("/v1/statement-imports/{job_id}", response_model=ImportJobOut)

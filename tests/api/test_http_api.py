@@ -344,3 +344,23 @@ def test_reject_a_suggestion_and_tenants_see_nothing(api: Api, factory: sessionm
     problem(api.http.get(f"/v1/transactions/{applied[0]['id']}", headers=api.h("b")), 404, "not_found")
     events = api.http.get("/v1/audit-events", headers=api.h(), params={"subject": first["id"]}).json()["data"]
     assert [e["action"] for e in events] == ["suggestion.rejected"]
+
+
+def test_idempotency_keys_on_decisions_that_move_money(api: Api, factory: sessionmaker[Session]) -> None:
+    first = imported(api, factory)[0]
+    url = f"/v1/suggestions/{first['id']}/accept"
+    key = {**api.h(), "Idempotency-Key": "accept-1"}
+    one = api.http.post(url, headers=key, json={"candidate": 1})
+    two = api.http.post(url, headers=key, json={"candidate": 1})
+    assert one.status_code == two.status_code == 200 and one.json() == two.json()
+    assert two.headers["Idempotent-Replayed"] == "true"
+    problem(api.http.post(url, headers=key, json={"candidate": 2}), 409, "idempotency_key_reused")
+    txn = one.json()["id"]
+    undo = {**api.h(), "Idempotency-Key": "undo-1"}
+    assert api.http.post(f"/v1/transactions/{txn}/undo", headers=undo).json()["match_status"] == "unmatched"
+    again = api.http.post(f"/v1/transactions/{txn}/undo", headers=undo)
+    assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
+    problem(api.http.post(f"/v1/transactions/{txn}/undo", headers=api.h()), 422, "refused")  # without the key: refused
+    events = api.http.get("/v1/audit-events", headers=api.h()).json()["data"]
+    assert [e["action"] for e in events] == ["suggestion.accepted", "match.undone"]  # each done once
+    problem(api.http.post(url, headers={**api.h(), "Idempotency-Key": "x" * 300}, json={}), 422, "validation_failed")
