@@ -3,15 +3,18 @@ customers and invoices so far, every error as RFC 9457 problem details."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, Response
+from starlette.middleware.sessions import SessionMiddleware
 from sqlalchemy.orm import Session, sessionmaker
 
 from api import problems
 from api.oauth import TokenServer
 from api.problems import Problem, problem_response
-from api.routes import customers, invoices, reconciliation, statements, webhooks
+from api.routes import customers, invoices, reconciliation, statements, web, webhooks
 from api.security import signing_key
 from core.db import transaction
 from core.oauth_request import FormRequest
@@ -66,6 +69,7 @@ def create_app(settings: Settings, factory: sessionmaker[Session]) -> FastAPI:
     app.include_router(statements.router)
     app.include_router(reconciliation.router)
     app.include_router(webhooks.router)
+    app.include_router(web.router)
 
     @app.middleware("http")
     async def deliver_events(request: Request, call_next: Any) -> Response:
@@ -95,6 +99,10 @@ def create_app(settings: Settings, factory: sessionmaker[Session]) -> FastAPI:
         return {"status": "ok"}
 
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    # the session cookie is signed with a key derived from, not equal to, the token key
+    session_key = hmac.new(app.state.signing_key.raw_value, b"kvits session cookie", hashlib.sha256).hexdigest()
+    app.add_middleware(SessionMiddleware, secret_key=session_key, session_cookie="kvits_session",
+                       max_age=8 * 3600, same_site="lax", https_only=settings.cookie_secure)
     app.add_middleware(BodyLimit, limit=MAX_BODY, streamed=("/v1/statements",))
     return app
 

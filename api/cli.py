@@ -44,13 +44,14 @@ app.add_typer(statements_app, name="statements")
 app.add_typer(review_app, name="review")
 app.add_typer(db_app, name="db")
 
-from api.cli_api import clients_app, merchants_app, serve  # noqa: E402  (after the app they join)
+from api.cli_api import clients_app, merchants_app, serve, users_app  # noqa: E402  (after the app they join)
 from api.cli_state import State  # noqa: E402
 from api.cli_sandbox import sandbox_app  # noqa: E402
 
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(merchants_app, name="merchants")
 app.add_typer(clients_app, name="clients")
+app.add_typer(users_app, name="users")
 app.command("serve")(serve)
 
 out = Console(highlight=False)

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 merchants_app = typer.Typer(help="Merchants (tenants): create.", no_args_is_help=True)
+users_app = typer.Typer(help="People who sign in to the web pages.", no_args_is_help=True)
 clients_app = typer.Typer(help="Machine clients of the HTTP API (OAuth2 client credentials).", no_args_is_help=True)
 out = Console(highlight=False)
 
@@ -64,3 +65,23 @@ def clients_create(
         client = create_client(session, merchant_id, name, scope or [])
     out.print(f"client_id:     {client.client_id}\nclient_secret: {client.secret}\nscopes:        {' '.join(client.scopes)}")
     out.print("[yellow]the secret is shown only now: keep it[/yellow]")
+
+
+@users_app.command("create")
+def users_create(
+    email: str,
+    role: Annotated[str, typer.Option(help="owner, finance or read_only")] = "owner",
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin")] = False,
+) -> None:
+    """Create a person of the merchant (-m) who signs in at /login (password asked for)."""
+    import sys
+
+    from api.cli_state import State
+    from api.people import create_user
+
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else typer.prompt(
+        "Password", hide_input=True, confirmation_prompt=True)
+    rt = State.rt()
+    with rt.unit() as session:
+        user = create_user(session, rt.merchant_id(session), email, password, role)
+        out.print(f"user {user.email} ({user.role}) created")

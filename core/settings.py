@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     secret_key: str = ""
     # Lifetime of the HTTP API's access tokens, in seconds
     token_lifetime: int = Field(900, ge=60, le=86400)
+    # Session cookies only over https (turn off only for local development on http)
+    cookie_secure: bool = True
     # Largest statement file the HTTP API accepts (bytes); uploads stream to upload_dir
     max_upload_bytes: int = Field(256 * 1024**2, ge=1024)
     # Where uploaded statements wait for their import (shared by API and workers); empty: data dir
