@@ -17,6 +17,7 @@ from api.problems import Problem, problem_response
 from api.routes import customers, invoices, reconciliation, statements, web, webhooks
 from api.security import signing_key
 from core.db import transaction
+from core.events import take_emitted
 from core.oauth_request import FormRequest
 from core.settings import Settings
 
@@ -76,10 +77,10 @@ def create_app(settings: Settings, factory: sessionmaker[Session]) -> FastAPI:
         # a write may have committed events (invoice paid, suggestion decided): deliver
         # them; the committed outbox is the source, so a rolled back request sends nothing
         response: Response = await call_next(request)
-        if request.method in ("POST", "PUT", "PATCH", "DELETE") and response.status_code < 400:
+        if request.method in ("POST", "PUT", "PATCH", "DELETE") and response.status_code < 400 and take_emitted():
             from api.webhooks import pump_soon
 
-            pump_soon(factory, broker=bool(settings.broker_url))
+            pump_soon(factory, settings)
         return response
 
     @app.post("/oauth/token", tags=["auth"], summary="Get an access token (client credentials)")

@@ -22,4 +22,4 @@ def _factory() -> sessionmaker[Session]:
 def pump_webhooks() -> dict[str, int]:
     from api.webhooks import pump
 
-    return pump(_factory())
+    return pump(_factory(), private_ok=get_settings().webhook_allow_private)

@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(256 * 1024**2, ge=1024)
     # Where uploaded statements wait for their import (shared by API and workers); empty: data dir
     upload_dir: str = ""
+    # Let webhook endpoints be http or private addresses (localhost...): development only
+    webhook_allow_private: bool = False
 
     @field_validator("invoice_number_pattern")
     @classmethod

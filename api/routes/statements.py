@@ -96,7 +96,7 @@ async def upload_statement(request: Request, who: Annotated[Principal, Depends(r
     options = ImportOptions(max_bytes=settings.max_statement_bytes, line_limit=0,
                             settings=MatchSettings(auto_apply_at=settings.auto_apply_at))
     broker = bool(settings.broker_url)
-    start(factory, job.id, options, broker=broker, then=lambda: pump_soon(factory, broker))
+    start(factory, job.id, options, broker=broker, then=lambda: pump_soon(factory, settings))
     return JSONResponse(body, status_code=202, headers={"Location": f"/v1/statement-imports/{body['id']}"})
 
 

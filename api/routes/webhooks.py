@@ -14,7 +14,7 @@ from api.deps import Timestamp, public_id, require, row_id, session
 from api.models import WebhookDelivery, WebhookEndpoint
 from api.problems import Problem
 from api.security import Principal
-from api.webhooks import create_endpoint, replay
+from api.webhooks import create_endpoint, pump_soon, replay
 
 router = APIRouter(prefix="/v1", tags=["webhooks"])
 
@@ -70,9 +70,10 @@ def own_endpoint(s: Session, merchant_id: int, endpoint_id: str) -> WebhookEndpo
 
 
 @router.post("/webhook-endpoints", response_model=EndpointOut, status_code=201)
-def create(body: EndpointIn, who: Annotated[Principal, Depends(require("webhooks:write"))],
+def create(body: EndpointIn, request: Request, who: Annotated[Principal, Depends(require("webhooks:write"))],
            s: Annotated[Session, Depends(session)]) -> EndpointOut:
-    return endpoint_out(create_endpoint(s, who.merchant_id, body.url, body.events), secret=True)
+    private_ok = request.app.state.settings.webhook_allow_private
+    return endpoint_out(create_endpoint(s, who.merchant_id, body.url, body.events, private_ok), secret=True)
 
 
 @router.get("/webhook-endpoints", response_model=Listing)
@@ -109,4 +110,6 @@ def replay_delivery(delivery_id: str, request: Request, who: Annotated[Principal
         raise Problem(404, "not_found", f"no delivery {delivery_id[:60]}")
     replay(s, delivery, datetime.now(UTC))
     s.flush()
-    return delivery_out(delivery)
+    result = delivery_out(delivery)
+    pump_soon(request.app.state.factory, request.app.state.settings, after=s)
+    return result

@@ -45,6 +45,10 @@ def token(http: Any, client_id: str, secret: str, **extra: str) -> Any:
 
 @pytest.fixture
 def api(factory: sessionmaker[Session], tmp_path: Path) -> Iterator[Api]:
+    yield make_api(factory, tmp_path)
+
+
+def make_api(factory: sessionmaker[Session], tmp_path: Path, **settings: Any) -> Api:
     clients = {}
     with transaction(factory) as s:
         a = get_or_create_merchant(s, "shop-a").id
@@ -52,10 +56,10 @@ def api(factory: sessionmaker[Session], tmp_path: Path) -> Iterator[Api]:
         for key, merchant, scopes in (("a", a, []), ("b", b, []), ("a-read", a, ["invoices:read"])):
             made = create_client(s, merchant, f"client {key}", scopes)
             clients[key] = (made.client_id, made.secret)
-    app = create_app(Settings(secret_key=SECRET, upload_dir=str(tmp_path / "uploads")), factory)
+    app = create_app(Settings(secret_key=SECRET, upload_dir=str(tmp_path / "uploads"), **settings), factory)
     http = TestClient(app)
     tokens = {k: token(http, *v).json()["access_token"] for k, v in clients.items()}
-    yield Api(http, tokens, clients)
+    return Api(http, tokens, clients)
 
 
 def problem(response: Any, status: int, code: str) -> dict[str, Any]:
