@@ -3,15 +3,19 @@ customers and invoices so far, every error as RFC 9457 problem details."""
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import hmac
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 from starlette.middleware.sessions import SessionMiddleware
 from sqlalchemy.orm import Session, sessionmaker
 
 from api import problems
+from api.clients import ActiveClients
 from api.oauth import TokenServer
 from api.problems import Problem, problem_response
 from api.routes import customers, invoices, reconciliation, statements, web, webhooks
@@ -24,33 +28,75 @@ from core.settings import Settings
 MAX_BODY = 1024 * 1024  # JSON bodies; statement uploads will have their own, documented limit
 
 
+_NUL = "text must not contain the NUL character (U+0000)"
+_NUL_FORMS = (b"\x00", b"\\u0000")  # raw, as a JSON escape (and %00 in a form)
+
+
 class BodyLimit:
-    """Refuse bodies over `limit` bytes as they stream in, whatever Content-Length says."""
+    """Refuse bodies over `limit` bytes as they stream in, whatever Content-Length says,
+    and NUL characters anywhere but in an uploaded file: no database stores them in text
+    (PostgreSQL refuses them) and no name, reference or address has one."""
 
     def __init__(self, app: Any, limit: int, streamed: tuple[str, ...] = ()) -> None:
         self.app, self.limit, self.streamed = app, limit, streamed
 
+    @staticmethod
+    async def refuse(scope: Any, receive: Any, send: Any, problem: Problem) -> None:
+        """A problem, or on the token endpoint an OAuth error (RFC 6749 words its own)."""
+        if scope["path"] == "/oauth/token":
+            response: Response = oauth_error(problem.status, "invalid_request", problem.detail)
+        else:
+            response = problem_response(Request(scope), problem)
+        await response(scope, receive, send)
+
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["path"] in self.streamed:  # those count their own bytes
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
+            await self.refuse(scope, receive, send, Problem(400, "bad_request", _NUL))
+            return
+        if scope["path"] in self.streamed:  # those count their own bytes
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            response = problem_response(Request(scope, receive), _too_large(self.limit))
-            await response(scope, receive, send)
+            await self.refuse(scope, receive, send, _too_large(self.limit))
             return
-        seen = 0
-
-        async def counted() -> Any:
-            nonlocal seen
+        form = dict(scope.get("headers", [])).get(b"content-type", b"").startswith(b"application/x-www-form-urlencoded")
+        forms = (*_NUL_FORMS, b"%00") if form else _NUL_FORMS
+        # read the whole body first (at most `limit` bytes), so that a refusal is an
+        # answer of its own and not an error in the middle of the route's parsing
+        body, more = bytearray(), True
+        while more:
             message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.limit:
-                # an HTTPException: FastAPI passes it on from body parsing untouched
-                raise HTTPException(413, f"the body is larger than {self.limit} bytes")
-            return message
+            if message["type"] != "http.request":
+                await self.app(scope, receive, send)  # the client went away: let the app see it
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.limit:
+                await self.refuse(scope, receive, send, _too_large(self.limit))
+                return
+        if any(nul in body for nul in forms):
+            await self.refuse(scope, receive, send, Problem(400, "bad_request", _NUL))
+            return
+        replayed = False
 
-        await self.app(scope, counted, send)
+        async def replay() -> Any:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+def oauth_error(status: int, error: str, description: str) -> JSONResponse:
+    """An error of the token endpoint as OAuth 2.0 (RFC 6749, 5.2) words it."""
+    return JSONResponse({"error": error, "error_description": description}, status_code=status,
+                        headers={"Cache-Control": "no-store"})
 
 
 def _too_large(limit: int) -> Problem:
@@ -64,6 +110,7 @@ def create_app(settings: Settings, factory: sessionmaker[Session]) -> FastAPI:
     app.state.settings = settings
     app.state.factory = factory
     app.state.signing_key = signing_key(settings)
+    app.state.active_clients = ActiveClients()
     problems.install(app)
     app.include_router(customers.router)
     app.include_router(invoices.router)
@@ -85,15 +132,30 @@ def create_app(settings: Settings, factory: sessionmaker[Session]) -> FastAPI:
 
     @app.post("/oauth/token", tags=["auth"], summary="Get an access token (client credentials)")
     async def token(request: Request) -> Response:
-        form = {k: str(v) for k, v in (await request.form()).items()}
+        try:
+            form = {k: str(v) for k, v in (await request.form()).items()}
+        except HTTPException:
+            raise
+        except Exception:  # noqa: BLE001  (a form the parser cannot read)
+            return oauth_error(400, "invalid_request", "the body is not an application/x-www-form-urlencoded form")
+        if "authorization" in request.headers and ("client_secret" in form or "client_id" in form):
+            return oauth_error(400, "invalid_request", "authenticate the client one way only: HTTP Basic, or "
+                                                       "client_id and client_secret in the form")
         # TLS ends at the proxy in front of `kvits serve` (README, Production); authlib's
         # own https check would see the internal http address, so it is given the public form
         uri = str(request.url.replace(scheme="https"))
         oauth_request = FormRequest("POST", uri, request.headers, {}, form)
-        with transaction(factory) as session:
-            server = TokenServer(session, app.state.signing_key, settings.token_lifetime)
-            response: Response = server.create_token_response(oauth_request)
-        return response
+
+        def issue() -> Response:  # argon2 takes its time: off the event loop
+            try:
+                with transaction(factory) as session:
+                    server = TokenServer(session, app.state.signing_key, settings.token_lifetime)
+                    response: Response = server.create_token_response(oauth_request)
+            except (UnicodeError, ValueError, binascii.Error):  # an Authorization header that decodes to nonsense
+                return oauth_error(401, "invalid_client", "the client's credentials cannot be read")
+            return response
+
+        return await run_in_threadpool(issue)
 
     @app.get("/health", tags=["operations"])
     def health() -> dict[str, str]:

@@ -10,7 +10,8 @@ from rich.console import Console
 
 merchants_app = typer.Typer(help="Merchants (tenants): create.", no_args_is_help=True)
 users_app = typer.Typer(help="People who sign in to the web pages.", no_args_is_help=True)
-clients_app = typer.Typer(help="Machine clients of the HTTP API (OAuth2 client credentials).", no_args_is_help=True)
+clients_app = typer.Typer(help="Machine clients of the HTTP API (OAuth2 client credentials): create, list, revoke.",
+                          no_args_is_help=True)
 out = Console(highlight=False)
 
 
@@ -65,6 +66,34 @@ def clients_create(
         client = create_client(session, merchant_id, name, scope or [])
     out.print(f"client_id:     {client.client_id}\nclient_secret: {client.secret}\nscopes:        {' '.join(client.scopes)}")
     out.print("[yellow]the secret is shown only now: keep it[/yellow]")
+
+
+@clients_app.command("list")
+def clients_list() -> None:
+    """The merchant's (-m) clients: id, name, scopes, and whether revoked."""
+    from api.cli_state import State
+    from api.clients import list_clients
+
+    rt = State.rt()
+    with rt.unit() as session:
+        rows = list_clients(session, rt.merchant_id(session))
+        for c in rows:
+            state = f"revoked {c.revoked_at:%Y-%m-%d %H:%M}" if c.revoked_at else "active"
+            out.print(f"{c.client_id}  {state:<24} {c.name}  [{c.scopes}]")
+        if not rows:
+            out.print("no clients: kvits clients create --name ...")
+
+
+@clients_app.command("revoke")
+def clients_revoke(client_id: str) -> None:
+    """Revoke CLIENT_ID: no new tokens, and those it holds stop working within seconds."""
+    from api.cli_state import State
+    from api.clients import revoke
+
+    rt = State.rt()
+    with rt.unit() as session:
+        client = revoke(session, rt.merchant_id(session), client_id)
+        out.print(f"client {client.client_id} ({client.name}) revoked")
 
 
 @users_app.command("create")

@@ -4,11 +4,12 @@ and the ids and cursors of the API's resources."""
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 from pydantic import AfterValidator
 from sqlalchemy.orm import Session
 
@@ -23,14 +24,20 @@ def session(request: Request) -> Iterator[Session]:
         yield s
 
 
+# committed before the answer is sent (scope "function"): a client never sees a success
+# for a change that then fails to commit, nor reads its own write before it is there
+Db = Annotated[Session, Depends(session, scope="function")]
+
+
 def principal(request: Request) -> Principal:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Problem(401, "unauthenticated", "send an access token: Authorization: Bearer <token> (POST /oauth/token)",
                       headers={"WWW-Authenticate": 'Bearer realm="kvits"'})
     who = read_token(request.app.state.signing_key, token.strip())
-    if who is None:
-        raise Problem(401, "invalid_token", "the access token is not valid or has expired",
+    if who is None or not request.app.state.active_clients.active(
+            lambda: transaction(request.app.state.factory), who.client_id):
+        raise Problem(401, "invalid_token", "the access token is not valid, has expired or its client was revoked",
                       headers={"WWW-Authenticate": 'Bearer realm="kvits", error="invalid_token"'})
     return who
 
@@ -50,10 +57,13 @@ def public_id(prefix: str, row_id: int) -> str:
     return f"{prefix}_{row_id}"
 
 
+_ROW = re.compile(r"[0-9]{1,18}")  # ASCII digits only ("١٢" is digits to str.isdigit), below 2**63
+
+
 def row_id(prefix: str, value: str, what: str) -> int:
     """The row behind a public id; anything else is simply not found (never a 500)."""
     head, _, tail = value.partition("_")
-    if head != prefix or not tail.isdigit() or len(tail) > 18:
+    if head != prefix or not _ROW.fullmatch(tail):
         raise Problem(404, "not_found", f"no {what} {value[:60]}")
     return int(tail)
 
@@ -68,7 +78,7 @@ def decode_cursor(cursor: str | None) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         kind, _, value = text.partition(":")
-        if kind != "after" or not value.isdigit():
+        if kind != "after" or not _ROW.fullmatch(value):
             raise ValueError(text)
         return int(value)
     except (ValueError, UnicodeDecodeError):

@@ -7,8 +7,10 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException
 
+from core.db import is_transient
 from core.errors import KvitsError
 
 MEDIA = "application/problem+json"
@@ -31,7 +33,7 @@ def problem_response(request: Request, problem: Problem) -> JSONResponse:
     return JSONResponse(body, status_code=problem.status, media_type=MEDIA, headers=problem.headers)
 
 
-_HTTP_CODES = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+_HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
                406: "not_acceptable", 413: "too_large", 415: "unsupported_media_type", 429: "rate_limited"}
 
 
@@ -55,6 +57,21 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(KvitsError)
     def _refused(request: Request, exc: KvitsError) -> JSONResponse:
         return problem_response(request, Problem(422, "refused", str(exc)))
+
+    @app.exception_handler(IntegrityError)
+    def _conflict(request: Request, exc: IntegrityError) -> JSONResponse:
+        # two requests made the same thing at once (a customer code, a number): the
+        # database kept one; this one changed nothing
+        _log.info("integrity conflict on %s %s: %s", request.method, request.url.path, exc.orig)
+        return problem_response(request, Problem(409, "conflict", "a concurrent request changed the same data; "
+                                                 "nothing of this one was stored: read the current state and retry"))
+
+    @app.exception_handler(OperationalError)
+    def _busy(request: Request, exc: OperationalError) -> JSONResponse:
+        if not is_transient(exc):
+            return _internal(request, exc)
+        return problem_response(request, Problem(503, "busy", "the database was busy with the same data; nothing of "
+                                                 "this request was stored: retry", headers={"Retry-After": "1"}))
 
     @app.exception_handler(Exception)
     def _internal(request: Request, exc: Exception) -> JSONResponse:

@@ -86,6 +86,7 @@ class Invoice(Base):
         ),
         CheckConstraint("total_minor >= 0 AND net_minor >= 0 AND vat_minor >= 0", name="amounts"),
         CheckConstraint("paid_minor >= 0", name="paid"),
+        CheckConstraint("paid_minor <= total_minor", name="paid_within_total"),
         CheckConstraint("due_date >= issue_date", name="dates"),
     )
 

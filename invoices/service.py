@@ -31,7 +31,9 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _NOT_COUNTRIES = frozenset({"ZZ", "EU", "EZ", "UN", "QO", "XA", "XB"})
 COUNTRIES = frozenset(code for code in map(str, Locale("en").territories)
                       if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES)
-CURRENCIES = frozenset(list_currencies())
+# ISO 4217 codes of money, not of metals, funds or testing (XAU, XDR, XTS, XXX...)
+CURRENCIES = frozenset(list_currencies()) - {"XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XDR", "XPD", "XPT", "XSU",
+                                              "XTS", "XUA", "XXX"}
 
 
 # ---------------------------------------------------------------- customers
@@ -162,6 +164,10 @@ def _event(session: Session, invoice: Invoice, kind: str, detail: str, amount: i
     )
 
 
+# dates an invoice may carry: wide enough for any real one, far from the calendar's ends
+EARLIEST, LATEST = date(1970, 1, 1), date(2199, 12, 31)
+
+
 def create_draft(
     session: Session, merchant_id: int, data: InvoiceInput, *, payment_terms_days: int = 14
 ) -> Invoice:
@@ -175,6 +181,9 @@ def create_draft(
         raise InvoiceError(str(exc)) from None
     if totals.total <= 0:
         raise InvoiceError(f"the invoice totals {totals.total} {currency}: there is nothing to pay")
+    for name, day in (("issue date", data.issue_date), ("due date", data.due_date)):
+        if day is not None and not EARLIEST <= day <= LATEST:
+            raise InvoiceError(f"{name} {day} is not between {EARLIEST} and {LATEST}")
     due = data.due_date or data.issue_date + timedelta(days=payment_terms_days)
     if due < data.issue_date:
         raise InvoiceError(f"due date {due} is before issue date {data.issue_date}")
@@ -241,11 +250,22 @@ def next_number(session: Session, merchant_id: int, pattern: str, year: int) -> 
             return number
 
 
+def lock(session: Session, invoice: Invoice) -> Invoice:
+    """Re-read the invoice under a row lock (FOR UPDATE on PostgreSQL; SQLite lets one
+    writer in at a time already): its status and what is paid may have changed since it
+    was loaded, and every decision about them is made on what holds now."""
+    if invoice.id is not None:
+        session.flush()
+        session.refresh(invoice, with_for_update=True)
+    return invoice
+
+
 def approve(
     session: Session, invoice: Invoice, *, number_pattern: str = "INV-{year}-{seq:05d}",
     rf_reference: str | None = None,
 ) -> Invoice:
     """Draft -> issued: the number and the RF reference are assigned, totals frozen."""
+    lock(session, invoice)
     try:
         invoice.status = st.approve(st.Status(invoice.status)).value
     except st.TransitionError as exc:
@@ -299,8 +319,14 @@ def create_issued(
     return invoice
 
 
-def change_paid(session: Session, invoice: Invoice, delta_minor: int, detail: str) -> None:
-    """Add (or, for a reversal, take back) money paid on the invoice; status follows."""
+def change_paid(session: Session, invoice: Invoice, delta_minor: int, detail: str, *, locked: bool = False) -> None:
+    """Add (or, for a reversal, take back) money paid on the invoice; status follows.
+    Never more than is open (the database refuses it too)."""
+    if not locked:
+        lock(session, invoice)
+    if delta_minor > invoice.open_minor:
+        raise InvoiceError(f"invoice {invoice.number}: {from_minor(delta_minor, invoice.currency)} is more than the "
+                           f"{from_minor(invoice.open_minor, invoice.currency)} {invoice.currency} still open")
     new_paid = invoice.paid_minor + delta_minor
     try:
         invoice.status = st.after_payment(st.Status(invoice.status), invoice.total_minor, new_paid).value
@@ -316,6 +342,7 @@ def change_paid(session: Session, invoice: Invoice, delta_minor: int, detail: st
 
 
 def cancel(session: Session, invoice: Invoice) -> None:
+    lock(session, invoice)
     try:
         invoice.status = st.cancel(st.Status(invoice.status), invoice.paid_minor).value
     except st.TransitionError as exc:

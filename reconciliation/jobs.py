@@ -12,16 +12,18 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import CursorResult, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from camt.errors import CamtError
-from core.db import transaction
+from core.db import is_transient, transaction
 from core.errors import KvitsError
 from reconciliation.models import ImportJob
 from reconciliation.report import ImportReport
 from reconciliation.source import ImportOptions, PreparedStatement
 
 _log = logging.getLogger("kvits.import")
+ATTEMPTS = 3  # an import that meets a concurrent one of the same entries reads again
 # how far an import running in this process has read (SQLite: the import holds the only
 # write lock, so its progress cannot be written to the job row until it ends)
 _PROGRESS: dict[int, int] = {}
@@ -62,14 +64,25 @@ def run_job(factory: sessionmaker[Session], job_id: int, options: ImportOptions)
 
     state, values = "failed", {}
     try:
-        with PreparedStatement(path, options, progress, file_name) as prepared:
-            session = factory()
+        for attempt in range(1, ATTEMPTS + 1):
             try:
-                with session.begin():
-                    report = import_statement(session, merchant_id, prepared, options=options)
-            finally:
-                session.close()
-        state, values = "done", {"result": summary(report), "progress_bytes": path.stat().st_size}
+                with PreparedStatement(path, options, progress, file_name) as prepared:
+                    session = factory()
+                    try:
+                        with session.begin():
+                            report = import_statement(session, merchant_id, prepared, options=options)
+                    finally:
+                        session.close()
+            except (IntegrityError, OperationalError) as exc:
+                # another import stored some of the same entries at the same moment (or the
+                # database chose this one as a deadlock's victim): nothing of this one was
+                # stored; read again, the other's entries now count as already imported
+                if attempt == ATTEMPTS or not (isinstance(exc, IntegrityError) or is_transient(exc)):
+                    raise
+                _log.info("import job %s met a concurrent import, attempt %s: %s", job_id, attempt, exc.orig)
+                continue
+            state, values = "done", {"result": summary(report), "progress_bytes": path.stat().st_size}
+            break
     except (CamtError, KvitsError) as exc:
         values = {"error": str(exc)[:4000]}
     except Exception:

@@ -10,9 +10,10 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from core.money import from_minor
+from invoices import service as invoice_service
 from invoices.models import Customer, CustomerIban, Invoice
 from reconciliation.engine import compact_iban
-from reconciliation.errors import ImportRefused, ReviewError
+from reconciliation.errors import ImportRefused, ReviewError, StaleMatch
 from reconciliation.model import Allocation, Candidate, MatchSettings
 from reconciliation.models import BankTransaction, CustomerCredit, PayerVerdict, Payment, Statement, Suggestion
 from reconciliation.normalize import name_similarity
@@ -90,14 +91,23 @@ def credit_kept(session: Session, transaction_id: int) -> str:
     return f" ({from_minor(amount, currency)} {currency} kept as credit of customer {code})"
 
 
-def open_suggestions(session: Session, merchant_id: int) -> list[SuggestionView]:
-    rows = session.execute(
-        select(Suggestion, BankTransaction)
-        .join(BankTransaction, BankTransaction.id == Suggestion.bank_transaction_id)
-        .where(Suggestion.merchant_id == merchant_id, Suggestion.status == "open")
-        .order_by(Suggestion.confidence.desc(), Suggestion.id)
-    )
-    return [SuggestionView(s, t) for s, t in rows]
+def open_suggestions(session: Session, merchant_id: int, *, after: int = 0,
+                     limit: int | None = None) -> list[SuggestionView]:
+    """Open suggestions, the most confident first; a page starts after suggestion `after`
+    (keyset on confidence and id, so decisions taken meanwhile shift nothing)."""
+    query = (select(Suggestion, BankTransaction)
+             .join(BankTransaction, BankTransaction.id == Suggestion.bank_transaction_id)
+             .where(Suggestion.merchant_id == merchant_id, Suggestion.status == "open"))
+    if after:
+        last = session.get(Suggestion, after)
+        if last is None or last.merchant_id != merchant_id:
+            raise ReviewError(f"no suggestion {after}")
+        query = query.where((Suggestion.confidence < last.confidence)
+                            | ((Suggestion.confidence == last.confidence) & (Suggestion.id > last.id)))
+    query = query.order_by(Suggestion.confidence.desc(), Suggestion.id)
+    if limit is not None:
+        query = query.limit(limit)
+    return [SuggestionView(s, t) for s, t in session.execute(query)]
 
 
 def count_open_suggestions(session: Session, merchant_id: int) -> int:
@@ -156,6 +166,10 @@ def _apply_to(session: Session, merchant_id: int, tx: BankTransaction, invoices:
         raise ReviewError(f"bank transaction {tx.id} was taken back by the bank: there is no money to apply")
     if tx.match_status == "applied":
         raise ReviewError(f"bank transaction {tx.id} is already applied; undo it first")
+    for inv in sorted(invoices, key=lambda i: i.id):
+        if inv.merchant_id != merchant_id:
+            raise ReviewError("invoice of another merchant")
+        invoice_service.lock(session, inv)  # allocate against what is open now
     remaining = tx.amount_minor
     allocations = []
     for inv in invoices:
@@ -178,7 +192,7 @@ def _apply_to(session: Session, merchant_id: int, tx: BankTransaction, invoices:
     )
     try:
         return apply_candidate(session, merchant_id, tx, cand, None, source="review")
-    except ImportRefused as exc:
+    except (ImportRefused, StaleMatch) as exc:
         raise ReviewError(str(exc)) from None
 
 

@@ -25,7 +25,7 @@ from invoices.models import Customer, Invoice
 from invoices.status import OPEN
 from reconciliation import engine
 from reconciliation.engine import payer_key
-from reconciliation.errors import ImportRefused
+from reconciliation.errors import ImportRefused, StaleMatch
 from reconciliation.source import ImportOptions, PreparedStatement
 
 __all__ = ["ImportOptions", "ImportRefused", "PreparedStatement", "import_statement"]
@@ -302,12 +302,19 @@ class _Importer:
         line.reasons = [r.detail for r in result.reasons]
         if result.best is not None:
             line.invoices = [self.invoice_numbers.get(i, str(i)) for i in result.best.invoice_ids]
-        if result.decision == "apply" and result.best is not None:
-            apply_candidate(self.session, self.merchant_id, row, result.best, payment, source="auto")
-            line.decision = "applied"
-            line.allocated = [from_minor(a.amount_minor, payment.currency) for a in result.best.allocations]
-            line.overpayment = from_minor(result.best.overpayment_minor, payment.currency)
-        elif result.decision == "suggest" and result.best is not None:
+        decision = result.decision
+        if decision == "apply" and result.best is not None:
+            try:
+                apply_candidate(self.session, self.merchant_id, row, result.best, payment, source="auto")
+            except StaleMatch as exc:
+                # the invoice changed while this file was being read: a person decides
+                decision = "suggest"
+                line.reasons.append(f"not applied automatically: {exc}")
+            else:
+                line.decision = "applied"
+                line.allocated = [from_minor(a.amount_minor, payment.currency) for a in result.best.allocations]
+                line.overpayment = from_minor(result.best.overpayment_minor, payment.currency)
+        if decision == "suggest" and result.best is not None:
             cands = [result.best, *result.alternatives]
             self.session.add(
                 Suggestion(
@@ -323,7 +330,7 @@ class _Importer:
                  amount=str(from_minor(row.amount_minor, row.currency)), currency=row.currency,
                  confidence=result.confidence, invoices=[self.invoice_numbers.get(i, str(i))
                                                          for i in result.best.invoice_ids])
-        else:
+        elif decision != "apply" or result.best is None:
             row.match_status = "unmatched"
             line.decision = "unmatched"
 
@@ -509,15 +516,29 @@ def apply_candidate(
     session: Session, merchant_id: int, row: BankTransaction, cand: Candidate,
     payment: IncomingPayment | None, *, source: str,
 ) -> list[str]:
-    """Record the candidate's allocations as payments; overpayment becomes customer credit."""
+    """Record the candidate's allocations as payments; overpayment becomes customer credit.
+
+    The invoices are locked (in id order, so two appliers cannot deadlock) and the
+    candidate checked against them as they are now: another payment or a person may have
+    paid or cancelled one since the match was made. Then StaleMatch, and nothing written.
+    """
     numbers: list[str] = []
     customer_id = cand.customer_id
-    for alloc in cand.allocations:
-        invoice = session.get(Invoice, alloc.invoice_id)
+    invoices: dict[int, Invoice] = {}
+    for invoice_id in sorted({a.invoice_id for a in cand.allocations}):
+        invoice = session.get(Invoice, invoice_id)
         if invoice is None or invoice.merchant_id != merchant_id:
-            raise ImportRefused(f"invoice {alloc.invoice_id} does not belong to this merchant")
+            raise ImportRefused(f"invoice {invoice_id} does not belong to this merchant")
         if invoice.currency != row.currency:
             raise ImportRefused(f"invoice {invoice.number} is in {invoice.currency}, payment in {row.currency}")
+        invoices[invoice_id] = invoice_service.lock(session, invoice)
+    for alloc in cand.allocations:
+        invoice = invoices[alloc.invoice_id]
+        if invoice.status not in OPEN or alloc.amount_minor > invoice.open_minor:
+            raise StaleMatch(f"invoice {invoice.number} is {invoice.status} with "
+                             f"{from_minor(invoice.open_minor, invoice.currency)} {invoice.currency} open now")
+    for alloc in cand.allocations:
+        invoice = invoices[alloc.invoice_id]
         session.add(
             Payment(
                 merchant_id=merchant_id, invoice_id=invoice.id, bank_transaction_id=row.id,
@@ -529,7 +550,7 @@ def apply_candidate(
         invoice_service.change_paid(
             session, invoice, alloc.amount_minor,
             f"{from_minor(alloc.amount_minor, row.currency)} {row.currency} from bank transaction {ref}"
-            f" ({source}, confidence {cand.confidence})",
+            f" ({source}, confidence {cand.confidence})", locked=True,
         )
         customer_id = customer_id or invoice.customer_id
         numbers.append(invoice.number or str(invoice.id))

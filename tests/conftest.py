@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -89,9 +90,21 @@ def _postgres_engine() -> Engine:
 
 
 def _truncate(engine: Engine) -> None:
+    """Empty every table. A background thread of the previous test (an import, a webhook
+    sender finishing its attempt) may still hold a lock: the TRUNCATE may then be chosen
+    as a deadlock's victim, and is tried again once that work is done."""
+    from sqlalchemy.exc import OperationalError
+
     tables = [t for t in inspect(engine).get_table_names() if t != "alembic_version"]
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    for attempt in range(10):
+        try:
+            with engine.begin() as conn:
+                conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            return
+        except OperationalError:
+            if attempt == 9:
+                raise
+            time.sleep(0.2 * (attempt + 1))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from api.deps import Timestamp, decode_cursor, encode_cursor, public_id, require, row_id, session
+from api.deps import Db, Timestamp, decode_cursor, encode_cursor, public_id, require, row_id
 from api.problems import Problem
 from api.security import Principal
 from invoices.models import Customer
@@ -62,7 +62,7 @@ def load(s: Session, merchant_id: int, customer_id: str) -> Customer:
 
 @router.get("", response_model=CustomerList)
 def list_customers(who: Annotated[Principal, Depends(require("invoices:read"))],
-                   s: Annotated[Session, Depends(session)],
+                   s: Db,
                    limit: Annotated[int, Query(ge=1, le=200)] = 50,
                    cursor: str | None = None) -> CustomerList:
     rows = list(s.scalars(select(Customer).where(Customer.merchant_id == who.merchant_id,
@@ -75,7 +75,7 @@ def list_customers(who: Annotated[Principal, Depends(require("invoices:read"))],
 
 @router.post("", response_model=CustomerOut, status_code=201)
 def create_customer(body: CustomerIn, who: Annotated[Principal, Depends(require("invoices:write"))],
-                    s: Annotated[Session, Depends(session)]) -> CustomerOut:
+                    s: Db) -> CustomerOut:
     exists = s.scalar(select(Customer.id).where(Customer.merchant_id == who.merchant_id, Customer.code == body.code))
     if exists is not None:
         raise Problem(409, "conflict", f"a customer with code {body.code!r} exists already: cus_{exists}")
@@ -89,5 +89,5 @@ def create_customer(body: CustomerIn, who: Annotated[Principal, Depends(require(
 
 @router.get("/{customer_id}", response_model=CustomerOut)
 def get_customer(customer_id: str, who: Annotated[Principal, Depends(require("invoices:read"))],
-                 s: Annotated[Session, Depends(session)]) -> CustomerOut:
+                 s: Db) -> CustomerOut:
     return out(load(s, who.merchant_id, customer_id))

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from api.deps import Timestamp, decode_cursor, encode_cursor, public_id, require, row_id, session
+from api.deps import Db, Timestamp, decode_cursor, encode_cursor, public_id, require, row_id
 from api.problems import Problem
 from api.routes.customers import load as load_customer
 from api.security import Principal
@@ -19,7 +19,7 @@ from core.money import from_minor
 from invoices import status as st
 from invoices.arithmetic import LineInput
 from invoices.models import Invoice
-from invoices.service import InvoiceInput, approve, cancel, create_draft
+from invoices.service import EARLIEST, LATEST, InvoiceInput, approve, cancel, create_draft
 
 router = APIRouter(prefix="/v1/invoices", tags=["invoices"])
 
@@ -37,8 +37,8 @@ class LineIn(BaseModel):
 class InvoiceIn(BaseModel):
     customer: str = Field(description="the customer's id, cus_…")
     currency: str = Field(pattern="^[A-Z]{3}$")
-    issue_date: date
-    due_date: date | None = None
+    issue_date: date = Field(ge=EARLIEST, le=LATEST)
+    due_date: date | None = Field(None, ge=EARLIEST, le=LATEST)
     lines: list[LineIn] = Field(min_length=1, max_length=500)
     notes: str | None = Field(None, max_length=2000)
 
@@ -89,7 +89,7 @@ def load(s: Session, merchant_id: int, invoice_id: str) -> Invoice:
 
 @router.get("", response_model=InvoiceList)
 def list_invoices(who: Annotated[Principal, Depends(require("invoices:read"))],
-                  s: Annotated[Session, Depends(session)],
+                  s: Db,
                   status: Annotated[list[st.Status] | None, Query()] = None,
                   customer: str | None = None, overdue: bool | None = None,
                   issued_from: date | None = None, issued_to: date | None = None,
@@ -115,7 +115,7 @@ def list_invoices(who: Annotated[Principal, Depends(require("invoices:read"))],
 
 @router.post("", response_model=InvoiceOut, status_code=201)
 def create_invoice(body: InvoiceIn, request: Request, who: Annotated[Principal, Depends(require("invoices:write"))],
-                   s: Annotated[Session, Depends(session)]) -> InvoiceOut:
+                   s: Db) -> InvoiceOut:
     customer = load_customer(s, who.merchant_id, body.customer)
     settings = request.app.state.settings
     invoice = create_draft(s, who.merchant_id, InvoiceInput(
@@ -128,13 +128,13 @@ def create_invoice(body: InvoiceIn, request: Request, who: Annotated[Principal, 
 
 @router.get("/{invoice_id}", response_model=InvoiceOut)
 def get_invoice(invoice_id: str, who: Annotated[Principal, Depends(require("invoices:read"))],
-                s: Annotated[Session, Depends(session)]) -> InvoiceOut:
+                s: Db) -> InvoiceOut:
     return out(load(s, who.merchant_id, invoice_id), date.today())
 
 
 @router.post("/{invoice_id}/approve", response_model=InvoiceOut)
 def approve_invoice(invoice_id: str, request: Request, who: Annotated[Principal, Depends(require("invoices:write"))],
-                    s: Annotated[Session, Depends(session)]) -> InvoiceOut:
+                    s: Db) -> InvoiceOut:
     invoice = approve(s, load(s, who.merchant_id, invoice_id),
                       number_pattern=request.app.state.settings.invoice_number_pattern)
     return out(invoice, date.today())
@@ -142,7 +142,7 @@ def approve_invoice(invoice_id: str, request: Request, who: Annotated[Principal,
 
 @router.post("/{invoice_id}/cancel", response_model=InvoiceOut)
 def cancel_invoice(invoice_id: str, who: Annotated[Principal, Depends(require("invoices:write"))],
-                   s: Annotated[Session, Depends(session)]) -> InvoiceOut:
+                   s: Db) -> InvoiceOut:
     invoice = load(s, who.merchant_id, invoice_id)
     cancel(s, invoice)
     return out(invoice, date.today())

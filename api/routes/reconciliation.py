@@ -13,12 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api import idempotency
-from api.deps import Timestamp, decode_cursor, encode_cursor, public_id, require, row_id, session
+from api.deps import Db, Timestamp, decode_cursor, encode_cursor, public_id, require, row_id
 from api.problems import Problem
 from api.security import Principal
 from core.models import AuditEvent
 from core.money import from_minor
 from invoices.models import Invoice
+from reconciliation.errors import ReviewError
 from reconciliation import review
 from reconciliation.models import BankTransaction, Suggestion
 
@@ -117,7 +118,7 @@ def own_transaction(s: Session, merchant_id: int, transaction_id: str) -> BankTr
 
 @router.get("/transactions", response_model=Page)
 def list_transactions(who: Annotated[Principal, Depends(require("reconciliation:read"))],
-                      s: Annotated[Session, Depends(session)], match_status: str | None = None,
+                      s: Db, match_status: str | None = None,
                       limit: Annotated[int, Query(ge=1, le=200)] = 50, cursor: str | None = None) -> Page:
     query = select(BankTransaction).where(BankTransaction.merchant_id == who.merchant_id,
                                           BankTransaction.id > decode_cursor(cursor))
@@ -130,15 +131,21 @@ def list_transactions(who: Annotated[Principal, Depends(require("reconciliation:
 
 @router.get("/transactions/{transaction_id}", response_model=TransactionOut)
 def get_transaction(transaction_id: str, who: Annotated[Principal, Depends(require("reconciliation:read"))],
-                    s: Annotated[Session, Depends(session)]) -> TransactionOut:
+                    s: Db) -> TransactionOut:
     return tx_out(own_transaction(s, who.merchant_id, transaction_id))
 
 
 @router.get("/suggestions", response_model=Page)
-def list_suggestions(who: Annotated[Principal, Depends(require("reconciliation:read"))],
-                     s: Annotated[Session, Depends(session)]) -> Page:
-    return Page(data=[suggestion_out(v.suggestion, v.transaction) for v in review.open_suggestions(s, who.merchant_id)],
-                next_cursor=None)
+def list_suggestions(who: Annotated[Principal, Depends(require("reconciliation:read"))], s: Db,
+                     limit: Annotated[int, Query(ge=1, le=200)] = 50, cursor: str | None = None) -> Page:
+    """Open suggestions, the most confident first."""
+    try:
+        views = review.open_suggestions(s, who.merchant_id, after=decode_cursor(cursor), limit=limit + 1)
+    except ReviewError:
+        raise Problem(400, "invalid_cursor", "the cursor is not one this API gave out") from None
+    more, views = len(views) > limit, views[:limit]
+    return Page(data=[suggestion_out(v.suggestion, v.transaction) for v in views],
+                next_cursor=encode_cursor(views[-1].suggestion.id) if more else None)
 
 
 IdempotencyHeader = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
@@ -156,7 +163,7 @@ def _done(reserved: Any, result: TransactionOut) -> TransactionOut:
 
 @router.post("/suggestions/{suggestion_id}/accept", response_model=TransactionOut)
 def accept(suggestion_id: str, body: AcceptIn, who: Annotated[Principal, Depends(require("reconciliation:write"))],
-           s: Annotated[Session, Depends(session)], idempotency_key: IdempotencyHeader = None) -> Any:
+           s: Db, idempotency_key: IdempotencyHeader = None) -> Any:
     reserved = _key(s, who, idempotency_key, f"/v1/suggestions/{suggestion_id}/accept", body)
     if isinstance(reserved, JSONResponse):
         return reserved
@@ -176,7 +183,7 @@ def accept(suggestion_id: str, body: AcceptIn, who: Annotated[Principal, Depends
 
 @router.post("/suggestions/{suggestion_id}/reject", response_model=TransactionOut)
 def reject(suggestion_id: str, who: Annotated[Principal, Depends(require("reconciliation:write"))],
-           s: Annotated[Session, Depends(session)]) -> TransactionOut:
+           s: Db) -> TransactionOut:
     suggestion = own_suggestion(s, who.merchant_id, suggestion_id)
     review.reject(s, who.merchant_id, suggestion.id)
     audit(s, who, "suggestion.rejected", public_id("sug", suggestion.id),
@@ -186,7 +193,7 @@ def reject(suggestion_id: str, who: Annotated[Principal, Depends(require("reconc
 
 @router.post("/transactions/{transaction_id}/undo", response_model=TransactionOut)
 def undo(transaction_id: str, who: Annotated[Principal, Depends(require("reconciliation:write"))],
-         s: Annotated[Session, Depends(session)], idempotency_key: IdempotencyHeader = None) -> Any:
+         s: Db, idempotency_key: IdempotencyHeader = None) -> Any:
     reserved = _key(s, who, idempotency_key, f"/v1/transactions/{transaction_id}/undo", None)
     if isinstance(reserved, JSONResponse):
         return reserved
@@ -198,7 +205,7 @@ def undo(transaction_id: str, who: Annotated[Principal, Depends(require("reconci
 
 @router.get("/audit-events", response_model=Page)
 def audit_events(who: Annotated[Principal, Depends(require("reconciliation:read"))],
-                 s: Annotated[Session, Depends(session)], subject: str | None = None,
+                 s: Db, subject: str | None = None,
                  limit: Annotated[int, Query(ge=1, le=200)] = 50, cursor: str | None = None) -> Page:
     query = select(AuditEvent).where(AuditEvent.merchant_id == who.merchant_id, AuditEvent.id > decode_cursor(cursor))
     if subject:

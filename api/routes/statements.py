@@ -5,18 +5,18 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api import idempotency
-from api.deps import Timestamp, public_id, require, row_id, session
+from api.deps import Db, Timestamp, public_id, require, row_id
 from api.problems import Problem
 from api.security import Principal
 from api.webhooks import pump_soon
@@ -40,7 +40,7 @@ class ImportJobOut(BaseModel):
     error: str | None
     created_at: Timestamp
     started_at: Timestamp | None
-    finished_at: datetime | None
+    finished_at: Timestamp | None
 
 
 def out(job: ImportJob) -> ImportJobOut:
@@ -78,31 +78,39 @@ async def upload_statement(request: Request, who: Annotated[Principal, Depends(r
         if size == 0:
             raise Problem(422, "empty_file", "the body is empty: send the statement file as the request body")
         factory = request.app.state.factory
-        with transaction(factory) as s:
-            reserved = idempotency.begin(s, who.merchant_id, idempotency_key,
-                                         idempotency.request_hash("POST", "/v1/statements", digest.digest()))
-            if isinstance(reserved, JSONResponse):
-                path.unlink(missing_ok=True)
-                return reserved
-            job = ImportJob(merchant_id=who.merchant_id, state="queued", file_name=os.path.basename(file_name),
-                            size=size, path=str(path), progress_bytes=0)
-            s.add(job)
-            s.flush()
-            body = out(job).model_dump(mode="json")
-            idempotency.finish(reserved, 202, body)
+
+        def record() -> JSONResponse | tuple[int, dict[str, Any]]:  # database work: off the event loop
+            with transaction(factory) as s:
+                reserved = idempotency.begin(s, who.merchant_id, idempotency_key,
+                                             idempotency.request_hash("POST", "/v1/statements", digest.digest()))
+                if isinstance(reserved, JSONResponse):
+                    return reserved
+                job = ImportJob(merchant_id=who.merchant_id, state="queued", file_name=os.path.basename(file_name),
+                                size=size, path=str(path), progress_bytes=0)
+                s.add(job)
+                s.flush()
+                body = out(job).model_dump(mode="json")
+                idempotency.finish(reserved, 202, body)
+                return job.id, body
+
+        recorded = await run_in_threadpool(record)
+        if isinstance(recorded, JSONResponse):
+            path.unlink(missing_ok=True)
+            return recorded
+        job_id, body = recorded
     except BaseException:
         path.unlink(missing_ok=True)
         raise
     options = ImportOptions(max_bytes=settings.max_statement_bytes, line_limit=0,
                             settings=MatchSettings(auto_apply_at=settings.auto_apply_at))
     broker = bool(settings.broker_url)
-    start(factory, job.id, options, broker=broker, then=lambda: pump_soon(factory, settings))
+    start(factory, job_id, options, broker=broker, then=lambda: pump_soon(factory, settings))
     return JSONResponse(body, status_code=202, headers={"Location": f"/v1/statement-imports/{body['id']}"})
 
 
 @router.get("/v1/statement-imports/{job_id}", response_model=ImportJobOut)
 def get_import(job_id: str, who: Annotated[Principal, Depends(require("statements:write"))],
-               s: Annotated[Session, Depends(session)]) -> ImportJobOut:
+               s: Db) -> ImportJobOut:
     job = s.scalar(select(ImportJob).where(ImportJob.id == row_id("job", job_id, "import job"),
                                            ImportJob.merchant_id == who.merchant_id))
     if job is None:

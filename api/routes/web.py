@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from api.deps import session
+from api.deps import Db
 from api.people import ROLE_SCOPES, sign_in
 from api.problems import Problem
 from core.models import Merchant, User
@@ -59,7 +59,7 @@ def login_page(request: Request) -> HTMLResponse:
 
 
 @router.post("/login")
-def login(request: Request, s: Annotated[Session, Depends(session)], email: Annotated[str, Form(max_length=254)],
+def login(request: Request, s: Db, email: Annotated[str, Form(max_length=254)],
           password: Annotated[str, Form(max_length=1000)], csrf: Annotated[str, Form(max_length=100)]) -> Response:
     check_csrf(request, csrf)
     user = sign_in(s, email, password)
@@ -86,7 +86,7 @@ def signed_in(request: Request, s: Session) -> User:
 
 
 @router.get("/me", response_class=HTMLResponse)
-def me(request: Request, s: Annotated[Session, Depends(session)]) -> Response:
+def me(request: Request, s: Db) -> Response:
     try:
         user = signed_in(request, s)
     except Problem:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.deps import Timestamp, public_id, require, row_id, session
+from api.deps import Db, Timestamp, public_id, require, row_id
 from api.models import WebhookDelivery, WebhookEndpoint
 from api.problems import Problem
 from api.security import Principal
@@ -71,14 +71,14 @@ def own_endpoint(s: Session, merchant_id: int, endpoint_id: str) -> WebhookEndpo
 
 @router.post("/webhook-endpoints", response_model=EndpointOut, status_code=201)
 def create(body: EndpointIn, request: Request, who: Annotated[Principal, Depends(require("webhooks:write"))],
-           s: Annotated[Session, Depends(session)]) -> EndpointOut:
+           s: Db) -> EndpointOut:
     private_ok = request.app.state.settings.webhook_allow_private
     return endpoint_out(create_endpoint(s, who.merchant_id, body.url, body.events, private_ok), secret=True)
 
 
 @router.get("/webhook-endpoints", response_model=Listing)
 def list_endpoints(who: Annotated[Principal, Depends(require("webhooks:write"))],
-                   s: Annotated[Session, Depends(session)]) -> Listing:
+                   s: Db) -> Listing:
     rows = s.scalars(select(WebhookEndpoint).where(WebhookEndpoint.merchant_id == who.merchant_id)
                      .order_by(WebhookEndpoint.id))
     return Listing(data=[endpoint_out(e) for e in rows])
@@ -86,7 +86,7 @@ def list_endpoints(who: Annotated[Principal, Depends(require("webhooks:write"))]
 
 @router.delete("/webhook-endpoints/{endpoint_id}", response_model=EndpointOut)
 def disable(endpoint_id: str, who: Annotated[Principal, Depends(require("webhooks:write"))],
-            s: Annotated[Session, Depends(session)]) -> EndpointOut:
+            s: Db) -> EndpointOut:
     endpoint = own_endpoint(s, who.merchant_id, endpoint_id)
     endpoint.enabled = False  # kept: its delivery log stays readable
     return endpoint_out(endpoint)
@@ -94,7 +94,7 @@ def disable(endpoint_id: str, who: Annotated[Principal, Depends(require("webhook
 
 @router.get("/webhook-endpoints/{endpoint_id}/deliveries", response_model=Listing)
 def deliveries(endpoint_id: str, who: Annotated[Principal, Depends(require("webhooks:write"))],
-               s: Annotated[Session, Depends(session)]) -> Listing:
+               s: Db) -> Listing:
     endpoint = own_endpoint(s, who.merchant_id, endpoint_id)
     rows = s.scalars(select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id)
                      .order_by(WebhookDelivery.id.desc()).limit(200))
@@ -103,7 +103,7 @@ def deliveries(endpoint_id: str, who: Annotated[Principal, Depends(require("webh
 
 @router.post("/webhook-deliveries/{delivery_id}/replay", response_model=DeliveryOut, status_code=202)
 def replay_delivery(delivery_id: str, request: Request, who: Annotated[Principal, Depends(require("webhooks:write"))],
-                    s: Annotated[Session, Depends(session)]) -> DeliveryOut:
+                    s: Db) -> DeliveryOut:
     delivery = s.scalar(select(WebhookDelivery).where(WebhookDelivery.id == row_id("whd", delivery_id, "delivery"),
                                                       WebhookDelivery.merchant_id == who.merchant_id))
     if delivery is None:

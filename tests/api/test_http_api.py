@@ -368,3 +368,26 @@ def test_idempotency_keys_on_decisions_that_move_money(api: Api, factory: sessio
     events = api.http.get("/v1/audit-events", headers=api.h()).json()["data"]
     assert [e["action"] for e in events] == ["suggestion.accepted", "match.undone"]  # each done once
     problem(api.http.post(url, headers={**api.h(), "Idempotency-Key": "x" * 300}, json={}), 422, "validation_failed")
+
+
+def test_suggestions_come_in_pages_most_confident_first(api: Api, factory: sessionmaker[Session]) -> None:
+    everything = imported(api, factory)
+    assert [s["confidence"] for s in everything] == sorted((s["confidence"] for s in everything), reverse=True)
+    pages, cursor = [], None
+    while True:
+        r = api.http.get("/v1/suggestions", headers=api.h(), params={"limit": 1, **({"cursor": cursor} if cursor else {})})
+        assert r.status_code == 200 and len(r.json()["data"]) <= 1
+        pages += r.json()["data"]
+        cursor = r.json()["next_cursor"]
+        if cursor is None:
+            break
+    assert [s["id"] for s in pages] == [s["id"] for s in everything]
+    # another merchant's cursor (a suggestion id of theirs) is no cursor here
+    problem(api.http.get("/v1/suggestions", headers=api.h("b"), params={"cursor": cursor or _cursor_of(pages[0])}),
+            400, "invalid_cursor")
+
+
+def _cursor_of(suggestion: dict[str, Any]) -> str:
+    from api.deps import encode_cursor
+
+    return encode_cursor(int(suggestion["id"].split("_")[1]))

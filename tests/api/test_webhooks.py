@@ -125,6 +125,13 @@ def test_failed_deliveries_are_retried_with_backoff_then_given_up(
     assert job["state"] == "done"
     wait_for(lambda: len(rec.calls) >= 1)
     monkeypatch.setattr(webhooks, "ENABLED", False)  # from here on the test drives every attempt
+
+    def first_attempt_recorded() -> bool:
+        with transaction(factory) as s:
+            row = s.scalar(select(WebhookDelivery))
+            return row is not None and row.attempts == 1
+
+    wait_for(first_attempt_recorded)
     with transaction(factory) as s:
         delivery = s.scalar(select(WebhookDelivery))
         assert delivery is not None
