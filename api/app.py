@@ -16,9 +16,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api import problems
 from api.clients import ActiveClients
+from paylinks import web as paylinks_web
+from paylinks.service import Payments
+from paylinks.web import Guesses
+from psd2.attempts import Attempts
+from psd2.client import Psd2Client
+from psd2.registry import Registry
 from api.oauth import TokenServer
 from api.problems import Problem, problem_response
-from api.routes import customers, invoices, reconciliation, statements, web, webhooks
+from api.routes import customers, invoices, payments, reconciliation, statements, web, webhooks
 from api.security import signing_key
 from core.db import transaction
 from core.events import take_emitted
@@ -111,13 +117,21 @@ def create_app(settings: Settings, factory: sessionmaker[Session]) -> FastAPI:
     app.state.factory = factory
     app.state.signing_key = signing_key(settings)
     app.state.active_clients = ActiveClients()
+    # the payer's pages and their bank payments (PSD2 through the registry's banks)
+    app.state.banks = Registry.from_settings(settings.sandbox_url, settings.psd2_banks_file)
+    public = settings.public_url.rstrip("/")
+    app.state.payments = Payments(factory, Attempts(factory, lambda bank_id: Psd2Client(app.state.banks.get(bank_id))),
+                                  return_url=lambda token: f"{public}/pay/{token}/return")
+    app.state.guesses = Guesses()
     problems.install(app)
     app.include_router(customers.router)
     app.include_router(invoices.router)
+    app.include_router(payments.router)
     app.include_router(statements.router)
     app.include_router(reconciliation.router)
     app.include_router(webhooks.router)
     app.include_router(web.router)
+    app.include_router(paylinks_web.router)
 
     @app.middleware("http")
     async def deliver_events(request: Request, call_next: Any) -> Response:

@@ -34,7 +34,8 @@ app = typer.Typer(
     add_completion=False,
 )
 customers_app = typer.Typer(help="Customers of the merchant.", no_args_is_help=True)
-invoices_app = typer.Typer(help="Invoices: import, create, list.", no_args_is_help=True)
+invoices_app = typer.Typer(help="Invoices: import, create, list, pay links.", no_args_is_help=True)
+fees_app = typer.Typer(help="kvits' fee on payments through pay links.", no_args_is_help=True)
 statements_app = typer.Typer(help="Bank statements: import, list, show.", no_args_is_help=True)
 review_app = typer.Typer(help="Matches the engine was not sure of: accept, reject, assign, undo.")
 db_app = typer.Typer(help="Database schema (Alembic).", no_args_is_help=True)
@@ -52,6 +53,7 @@ app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(merchants_app, name="merchants")
 app.add_typer(clients_app, name="clients")
 app.add_typer(users_app, name="users")
+app.add_typer(fees_app, name="fees")
 app.command("serve")(serve)
 
 out = Console(highlight=False)
@@ -211,6 +213,22 @@ def invoices_create(
         label = inv.number or f"draft #{inv.id}"
         out.print(f"invoice {label}: {total} {inv.currency}, due {inv.due_date}, status {inv.status}"
                   + (f", reference {inv.rf_reference}" if inv.rf_reference else ""))
+
+
+@invoices_app.command("pay-link")
+def invoices_pay_link(number: str) -> None:
+    """Make a new pay link for invoice NUMBER and print it (the old link stops working;
+    the link is shown only now: kvits keeps only its hash)."""
+    from core.db import utcnow
+    from invoices import service as invoices
+    from paylinks import links
+
+    rt = State.rt()
+    with rt.unit() as session:
+        invoice = invoices.lock(session, invoices.find_invoice(session, rt.merchant_id(session), number))
+        token = links.issue(session, invoice, utcnow(), rt.settings.pay_link_days)
+    out.print(f"{rt.settings.public_url.rstrip('/')}/pay/{token}", soft_wrap=True)
+    out.print(f"[dim]valid {rt.settings.pay_link_days} days (KVITS_PAY_LINK_DAYS); served by `kvits serve`[/dim]")
 
 
 @invoices_app.command("approve")
@@ -649,3 +667,35 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@fees_app.command("statement")
+def fees_statement(month: Annotated[str, typer.Option(help="YYYY-MM, e.g. 2026-11")]) -> None:
+    """The merchant's (-m) fee statement of MONTH: each payment's fee, totals per currency."""
+    from rich.table import Table
+
+    from core.money import from_minor
+    from paylinks.fees import month_bounds
+    from paylinks.statement import fee_statement
+
+    try:
+        month_bounds(month)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--month") from None
+    rt = State.rt()
+    with rt.unit() as session:
+        totals = fee_statement(session, rt.merchant_id(session), month)
+    if not totals:
+        out.print(f"no fees in {month}")
+        return
+    for total in totals:
+        table = Table(title=f"Fees {month} ({total.currency})")
+        for column in ("payment", "end-to-end id", "kind", "amount", "rate", "fee"):
+            table.add_column(column, justify="right" if column in ("amount", "rate", "fee") else "left")
+        for line in total.lines:
+            table.add_row(f"pay_{line.payment_id}", line.end_to_end_id, line.kind,
+                          str(from_minor(line.base_minor, total.currency)), f"{line.rate_bp / 100:g}%",
+                          str(from_minor(line.fee_minor, total.currency)))
+        table.add_row("total", "", f"{total.payments} payments", str(from_minor(total.base_minor, total.currency)), "",
+                      str(from_minor(total.fee_minor, total.currency)), style="bold")
+        out.print(table)

@@ -37,7 +37,8 @@ def make_app():  # type: ignore[no-untyped-def]
 
 
 @merchants_app.command("create")
-def merchants_create(code: str, name: Annotated[str | None, typer.Option(help="Display name")] = None) -> None:
+def merchants_create(code: str, name: Annotated[str | None, typer.Option(help="Display name")] = None,
+                     iban: Annotated[str | None, typer.Option(help="Account payers' bank payments go to")] = None) -> None:
     """Create merchant CODE (or say that it exists)."""
     from api.cli_state import State
     from core.models import Merchant
@@ -48,7 +49,51 @@ def merchants_create(code: str, name: Annotated[str | None, typer.Option(help="D
     with rt.unit() as session:
         known = session.scalar(select(Merchant.id).where(Merchant.code == code))
         merchant = get_or_create_merchant(session, code, name)
+        if iban is not None:
+            merchant.iban = _iban(iban)
         out.print(f"merchant {merchant.code} ({merchant.name}) {'exists' if known else 'created'}")
+
+
+def _iban(value: str) -> str:
+    from schwifty import IBAN
+    from schwifty.exceptions import SchwiftyException
+
+    try:
+        return str(IBAN(value).compact)
+    except SchwiftyException as exc:
+        raise typer.BadParameter(f"{value!r} is not an IBAN: {exc}", param_hint="--iban") from None
+
+
+@merchants_app.command("update")
+def merchants_update(
+    code: str,
+    name: Annotated[str | None, typer.Option(help="Display name (shown to payers)")] = None,
+    iban: Annotated[str | None, typer.Option(help="Account payers' bank payments go to")] = None,
+    fee_bp: Annotated[int | None, typer.Option(min=0, max=10000, help="Fee per payment in basis points (100 = 1%)")] = None,
+    partial_payments: Annotated[bool | None, typer.Option("--partial-payments/--whole-amount-only",
+                                                          help="May payers pay part of what is due")] = None,
+) -> None:
+    """Change merchant CODE's name, IBAN, fee or partial-payment choice."""
+    from api.cli_state import State
+    from core.errors import KvitsError
+    from core.models import Merchant
+    from sqlalchemy import select
+
+    rt = State.rt()
+    with rt.unit() as session:
+        merchant = session.scalar(select(Merchant).where(Merchant.code == code))
+        if merchant is None:
+            raise KvitsError(f"no merchant {code!r}: kvits merchants create {code}")
+        if name is not None:
+            merchant.name = name[:200]
+        if iban is not None:
+            merchant.iban = _iban(iban)
+        if fee_bp is not None:
+            merchant.fee_bp = fee_bp
+        if partial_payments is not None:
+            merchant.partial_payments = partial_payments
+        out.print(f"merchant {merchant.code}: {merchant.name}, IBAN {merchant.iban or '-'}, fee {merchant.fee_bp / 100:g}%, "
+                  f"{'partial payments allowed' if merchant.partial_payments else 'whole amount only'}")
 
 
 @clients_app.command("create")

@@ -29,7 +29,7 @@ class WebhookDelivery(Base):
 
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
-        UniqueConstraint("endpoint_id", "event_id"),
+        UniqueConstraint("endpoint_id", "event_id", name="uq_webhook_deliveries_endpoint_id"),  # as migration 0005 named it
         CheckConstraint("state IN ('pending','delivered','failed')", name="state"),
     )
 

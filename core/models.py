@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, String
+from sqlalchemy import JSON, Boolean, CheckConstraint, DateTime, ForeignKey, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, utcnow
@@ -20,6 +20,12 @@ class Merchant(Base):
     name: Mapped[str] = mapped_column(String(200))
     country: Mapped[str] = mapped_column(String(2), default="LV")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # where payers' bank payments go (the creditor of PSD2 payment initiation)
+    iban: Mapped[str | None] = mapped_column(String(34))
+    # the fee on each payment, in basis points (100 = 1%)
+    fee_bp: Mapped[int] = mapped_column(Integer, default=100, server_default="100")
+    # may a payer pay part of what is due through the pay link
+    partial_payments: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ApiClient(Base):

@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(256 * 1024**2, ge=1024)
     # Where uploaded statements wait for their import (shared by API and workers); empty: data dir
     upload_dir: str = ""
+    # Where payers and banks reach this service: pay links and bank return addresses start here
+    public_url: str = "http://127.0.0.1:8000"
+    # Days a pay link works after it is made (a new one can be made any time)
+    pay_link_days: int = Field(60, ge=1, le=3650)
     # Let webhook endpoints be http or private addresses (localhost...): development only
     webhook_allow_private: bool = False
 

@@ -107,6 +107,10 @@ class Invoice(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # first opened by the payer through its pay link (the merchant's preview does not count)
+    viewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # accepted by the payer's bank through the pay link, not yet on the merchant's statement
+    pending_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
     customer: Mapped[Customer] = relationship()
     lines: Mapped[list[InvoiceLine]] = relationship(

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 import camt
 from camt.checks import closing_balance, opening_balance
 from camt import Entry, MessageHeader, Party, StatementEnd, StatementHeader, Transaction
+from core.db import utcnow
 from core.events import emit
 from core.money import from_minor, to_minor
 from invoices import service as invoice_service
@@ -276,10 +277,17 @@ class _Importer:
     def flush(self) -> None:
         if not self.pending:
             return
+        from paylinks import settle
+
         index = self._ensure_index()
-        results = engine.match_payments([p for p, _, _ in self.pending], index, self.options.settings)
+        payments = [p for p, _, _ in self.pending]
+        own = settle.recognise(self.session, self.merchant_id, payments)  # kvits' pay link payments: certain
+        results = engine.match_payments(payments, index, self.options.settings)
         for (payment, row, line), result in zip(self.pending, results, strict=True):
+            result = own.get(payment.key, result)
             self._apply(payment, row, line, result)
+            if payment.key in own and line.decision == "applied" and payment.end_to_end_id:
+                settle.settled(self.session, self.merchant_id, payment.end_to_end_id, utcnow())
             self.report.add(line)
         self.pending.clear()
         self.session.flush()

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 from api.deps import Db, Timestamp, decode_cursor, encode_cursor, public_id, require, row_id
 from api.problems import Problem
 from api.security import Principal
+from core.models import Merchant
 from invoices.models import Customer
 from invoices.service import CustomerInput, upsert_customer
 
@@ -76,6 +77,8 @@ def list_customers(who: Annotated[Principal, Depends(require("invoices:read"))],
 @router.post("", response_model=CustomerOut, status_code=201)
 def create_customer(body: CustomerIn, who: Annotated[Principal, Depends(require("invoices:write"))],
                     s: Db) -> CustomerOut:
+    # one new customer of a merchant at a time: the check below then holds until the commit
+    s.scalar(select(Merchant.id).where(Merchant.id == who.merchant_id).with_for_update())
     exists = s.scalar(select(Customer.id).where(Customer.merchant_id == who.merchant_id, Customer.code == body.code))
     if exists is not None:
         raise Problem(409, "conflict", f"a customer with code {body.code!r} exists already: cus_{exists}")

@@ -19,6 +19,9 @@ from core.money import from_minor
 from invoices import status as st
 from invoices.arithmetic import LineInput
 from invoices.models import Invoice
+from core.db import utcnow
+from invoices import service as invoice_service
+from paylinks import links
 from invoices.service import EARLIEST, LATEST, InvoiceInput, approve, cancel, create_draft
 
 router = APIRouter(prefix="/v1/invoices", tags=["invoices"])
@@ -58,8 +61,12 @@ class InvoiceOut(BaseModel):
     total: str
     paid: str
     open: str
+    payment_pending: str = Field(description="accepted by a payer's bank through the pay link, not yet booked")
+    viewed_at: Timestamp | None = Field(None, description="first opened by the payer through its pay link")
     created_at: Timestamp
     approved_at: Timestamp | None
+    pay_url: str | None = Field(None, description="the invoice's new pay link: only in the answer that makes it "
+                                                  "(approve, pay-link); the link is not stored, only its hash")
 
 
 class InvoiceList(BaseModel):
@@ -75,8 +82,8 @@ def out(i: Invoice, today: date) -> InvoiceOut:
                       status=i.status, overdue=st.is_overdue(st.Status(i.status), i.due_date, today),
                       currency=i.currency, issue_date=i.issue_date, due_date=i.due_date, rf_reference=i.rf_reference,
                       net=money(i.net_minor), vat=money(i.vat_minor), total=money(i.total_minor),
-                      paid=money(i.paid_minor), open=money(i.open_minor), created_at=i.created_at,
-                      approved_at=i.approved_at)
+                      paid=money(i.paid_minor), open=money(i.open_minor), payment_pending=money(i.pending_minor),
+                      viewed_at=i.viewed_at, created_at=i.created_at, approved_at=i.approved_at)
 
 
 def load(s: Session, merchant_id: int, invoice_id: str) -> Invoice:
@@ -135,9 +142,20 @@ def get_invoice(invoice_id: str, who: Annotated[Principal, Depends(require("invo
 @router.post("/{invoice_id}/approve", response_model=InvoiceOut)
 def approve_invoice(invoice_id: str, request: Request, who: Annotated[Principal, Depends(require("invoices:write"))],
                     s: Db) -> InvoiceOut:
-    invoice = approve(s, load(s, who.merchant_id, invoice_id),
-                      number_pattern=request.app.state.settings.invoice_number_pattern)
-    return out(invoice, date.today())
+    settings = request.app.state.settings
+    invoice = approve(s, load(s, who.merchant_id, invoice_id), number_pattern=settings.invoice_number_pattern)
+    token = links.issue(s, invoice, utcnow(), settings.pay_link_days)
+    return out(invoice, date.today()).model_copy(update={"pay_url": f"{settings.public_url.rstrip('/')}/pay/{token}"})
+
+
+@router.post("/{invoice_id}/pay-link", response_model=InvoiceOut,
+             summary="A new pay link for the invoice (the old one stops working)")
+def new_pay_link(invoice_id: str, request: Request, who: Annotated[Principal, Depends(require("invoices:write"))],
+                 s: Db) -> InvoiceOut:
+    settings = request.app.state.settings
+    invoice = invoice_service.lock(s, load(s, who.merchant_id, invoice_id))
+    token = links.issue(s, invoice, utcnow(), settings.pay_link_days)
+    return out(invoice, date.today()).model_copy(update={"pay_url": f"{settings.public_url.rstrip('/')}/pay/{token}"})
 
 
 @router.post("/{invoice_id}/cancel", response_model=InvoiceOut)

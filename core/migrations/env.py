@@ -15,6 +15,7 @@ def _metadata() -> MetaData:
     import reconciliation.models  # noqa: F401
     import psd2.models  # noqa: F401
     import api.models  # noqa: F401
+    import paylinks.models  # noqa: F401
 
     return Base.metadata
 

@@ -1,0 +1,288 @@
+"""Payers' payments through pay links: starting a bank payment (PSD2 initiation through
+`psd2.attempts`), following it, its effect on the invoice, and the merchant's fee.
+
+Money rules:
+- the amount always comes from the server: what is still due on the invoice (open minus
+  what a bank has accepted and not yet booked), or, where the merchant allows partial
+  payments, a part of it;
+- one payment in flight per invoice (a unique index): a second click, tab or request
+  joins the first one, and `psd2.attempts` gives it the same SCA;
+- every move of a payment goes through `paylinks.states.advance` under a row lock, so a
+  repeated return, poll or callback changes nothing the second time;
+- the fee is written once per payment (a unique key), when the payer's bank accepts it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.db import transaction, utcnow
+from core.errors import KvitsError
+from core.events import emit
+from core.models import Merchant
+from core.money import from_minor, minor_unit
+from invoices import service as invoice_service
+from invoices.models import Invoice
+from invoices.status import OPEN, Status
+from paylinks import links
+from paylinks.fees import fee_minor
+from paylinks.models import FeeEntry, PayerPayment
+from paylinks.states import ACTIVE, FROM_ATTEMPT, State, TransitionError, advance
+from psd2.attempts import AttemptError, Attempts
+from psd2.models import PaymentAttempt
+from psd2.types import PaymentOrder
+
+
+class PayError(KvitsError):
+    """Why this payment cannot be made now, in words for the payer: `msgid` is the
+    message in the catalogs (paylinks/locale), `values` what fills it in."""
+
+    def __init__(self, msgid: str, **values: object) -> None:
+        super().__init__(msgid % values if values else msgid)
+        self.msgid, self.values = msgid, values
+
+
+def N_(message: str) -> str:  # marks a message for extraction; PayError translates it
+    return message
+
+
+def payable_minor(invoice: Invoice) -> int:
+    """What a payer may still pay: open, less what a bank accepted but has not booked."""
+    if Status(invoice.status) not in OPEN:
+        return 0
+    return max(invoice.open_minor - invoice.pending_minor, 0)
+
+
+def mark_viewed(session: Session, invoice: Invoice, now: datetime) -> bool:
+    """The payer opened the link: the first time is recorded (and sent as a webhook)."""
+    if invoice.viewed_at is not None:
+        return False
+    changed = session.execute(update(Invoice).where(Invoice.id == invoice.id, Invoice.viewed_at.is_(None))
+                              .values(viewed_at=now).execution_options(synchronize_session=False))
+    if getattr(changed, "rowcount", 0) != 1:
+        return False
+    invoice.viewed_at = now
+    emit(session, invoice.merchant_id, "invoice.viewed", invoice=f"inv_{invoice.id}", number=invoice.number)
+    return True
+
+
+def new_end_to_end_id() -> str:
+    return "KV" + secrets.token_hex(12).upper()  # 26 characters, of the 35 allowed
+
+
+@dataclass(frozen=True)
+class PaymentView:
+    id: int
+    invoice_id: int
+    state: str
+    method: str
+    amount_minor: int
+    currency: str
+    bank_id: str | None
+    end_to_end_id: str
+    failure: str | None
+
+
+def _view(p: PayerPayment) -> PaymentView:
+    return PaymentView(p.id, p.invoice_id, p.state, p.method, p.amount_minor, p.currency, p.bank_id,
+                       p.end_to_end_id, p.failure)
+
+
+class Payments:
+    """`attempts` talks to the banks; `return_url(token)` is where a bank sends the
+    payer back; `now` is the clock."""
+
+    def __init__(self, factory: sessionmaker[Session], attempts: Attempts, return_url: Callable[[str], str],
+                 now: Callable[[], datetime] = utcnow) -> None:
+        self.factory, self.attempts, self.return_url, self.now = factory, attempts, return_url, now
+
+    # -- starting
+
+    def start_bank(self, token: str, bank_id: str, *, psu_ip: str, user_agent: str | None = None,
+                   amount: Decimal | None = None) -> tuple[int, str]:
+        """The payer chose their bank: the payment (this invoice's one in flight, or a
+        new one) and the address of its SCA page."""
+        payment_id = self._active_or_new(token, bank_id, amount)
+        attempt_id = self._attempt_for(payment_id, token)
+        try:
+            url = self.attempts.redirect(attempt_id, psu_ip=psu_ip, psu_user_agent=user_agent,
+                                         nok_redirect_uri=self.return_url(token))
+        except AttemptError as exc:
+            self.follow(payment_id)
+            raise PayError(N_("Your bank could not start the payment: %(why)s"), why=str(exc)) from None
+        except KvitsError:
+            self.follow(payment_id)
+            raise
+        self.follow(payment_id)
+        return payment_id, url
+
+    def _active_or_new(self, token: str, bank_id: str, amount: Decimal | None) -> int:
+        for _ in range(3):
+            try:
+                with transaction(self.factory) as s:
+                    found = links.find(s, token, self.now())
+                    if found is None or not found.live:
+                        raise PayError(N_("This pay link does not work any more."))
+                    invoice = invoice_service.lock(s, found.invoice)
+                    active = s.scalar(select(PayerPayment).where(
+                        PayerPayment.invoice_id == invoice.id, PayerPayment.state.in_([a.value for a in ACTIVE])))
+                    if active is not None:
+                        return active.id
+                    return self._create(s, found.link.id, invoice, bank_id, amount).id
+            except IntegrityError:
+                continue  # another request made the payment in flight at the same moment: join it
+        raise PayError(N_("The invoice is busy with another payment. Try again in a moment."))
+
+    def _create(self, s: Session, link_id: int, invoice: Invoice, bank_id: str,
+                amount: Decimal | None) -> PayerPayment:
+        merchant = s.get(Merchant, invoice.merchant_id)
+        assert merchant is not None
+        if not merchant.iban:
+            raise PayError(N_("%(merchant)s does not take bank payments yet."), merchant=merchant.name)
+        due = payable_minor(invoice)
+        if due <= 0:
+            raise PayError(N_("There is nothing left to pay on this invoice."))
+        minor = due
+        if amount is not None:
+            if not merchant.partial_payments:
+                raise PayError(N_("%(merchant)s takes the whole amount due only."), merchant=merchant.name)
+            scaled = amount.scaleb(minor_unit(invoice.currency))
+            if not amount.is_finite() or scaled != scaled.to_integral_value() or not 0 < scaled <= due:
+                raise PayError(N_("Pay an amount between %(least)s and %(most)s %(currency)s."), least=from_minor(1, invoice.currency),
+                               most=from_minor(due, invoice.currency), currency=invoice.currency)
+            minor = int(scaled)
+        payment = PayerPayment(merchant_id=invoice.merchant_id, invoice_id=invoice.id, pay_link_id=link_id,
+                               method="bank", state=State.CREATED.value, amount_minor=minor, currency=invoice.currency,
+                               end_to_end_id=new_end_to_end_id(), bank_id=bank_id, refunded_minor=0)
+        s.add(payment)
+        s.flush()
+        return payment
+
+    def _attempt_for(self, payment_id: int, token: str) -> int:
+        with transaction(self.factory) as s:
+            p = s.get(PayerPayment, payment_id)
+            assert p is not None
+            if p.attempt_id is not None:
+                return p.attempt_id
+            invoice, merchant = s.get(Invoice, p.invoice_id), s.get(Merchant, p.merchant_id)
+            assert invoice is not None and merchant is not None and merchant.iban and p.bank_id
+            order = PaymentOrder(
+                amount=from_minor(p.amount_minor, p.currency), currency=p.currency, creditor_iban=merchant.iban,
+                creditor_name=merchant.name[:70], end_to_end_id=p.end_to_end_id,
+                creditor_reference=invoice.rf_reference,
+                unstructured=None if invoice.rf_reference else f"Invoice {invoice.number}"[:140])
+            merchant_id, e2e, bank_id = p.merchant_id, p.end_to_end_id, p.bank_id
+        try:
+            attempt_id = self.attempts.create(merchant_id, bank_id, order, self.return_url(token))
+        except AttemptError:
+            with transaction(self.factory) as s:  # a concurrent request made it: the same one
+                found = s.scalar(select(PaymentAttempt.id).where(PaymentAttempt.merchant_id == merchant_id,
+                                                                 PaymentAttempt.end_to_end_id == e2e))
+            if found is None:
+                raise
+            attempt_id = found
+        with transaction(self.factory) as s:
+            s.execute(update(PayerPayment).where(PayerPayment.id == payment_id, PayerPayment.attempt_id.is_(None))
+                      .values(attempt_id=attempt_id).execution_options(synchronize_session=False))
+        return attempt_id
+
+    # -- following
+
+    def returned(self, payment_id: int, callback: dict[str, str]) -> PaymentView:
+        """The bank sent the payer back (perhaps twice, perhaps forged): ask the bank."""
+        attempt_id = self.view(payment_id).attempt_id
+        if attempt_id is not None:
+            self.attempts.returned(attempt_id, callback)
+        return self.follow(payment_id)
+
+    def poll(self, payment_id: int) -> PaymentView:
+        attempt_id = self.view(payment_id).attempt_id
+        if attempt_id is not None:
+            self.attempts.poll(attempt_id)
+        return self.follow(payment_id)
+
+    def view(self, payment_id: int) -> PayerPayment:
+        with transaction(self.factory) as s:
+            p = s.get(PayerPayment, payment_id)
+            if p is None:
+                raise PayError(N_("No such payment."))
+            s.expunge(p)
+            return p
+
+    def follow(self, payment_id: int) -> PaymentView:
+        """Bring the payment to where its bank attempt stands (idempotent)."""
+        with transaction(self.factory) as s:
+            p = s.get(PayerPayment, payment_id, with_for_update=True)
+            assert p is not None
+            if p.attempt_id is not None:
+                attempt = s.get(PaymentAttempt, p.attempt_id)
+                assert attempt is not None
+                move(s, p, FROM_ATTEMPT[attempt.state], self.now(), failure=attempt.last_error or attempt.bank_status)
+            return _view(p)
+
+
+def move(session: Session, p: PayerPayment, target: State, now: datetime, failure: str | None = None) -> bool:
+    """Move the (locked) payment and apply what the move means for the invoice and the
+    fee; a move to where it is, or one the table forbids (a late poll of a settled
+    payment), changes nothing."""
+    current = State(p.state)
+    try:
+        if not advance(current, target):
+            return False
+    except TransitionError:
+        return False
+    p.state = target.value
+    invoice = invoice_service.lock(session, session.get(Invoice, p.invoice_id))  # type: ignore[arg-type]
+    if target is State.AUTHORISED:
+        p.authorised_at = now
+        invoice.pending_minor += min(p.amount_minor, max(invoice.open_minor - invoice.pending_minor, 0))
+        charge_fee(session, p, now)
+        emit(session, p.merchant_id, "payment.succeeded", payment=f"pay_{p.id}", invoice=f"inv_{invoice.id}",
+             amount=str(from_minor(p.amount_minor, p.currency)), currency=p.currency, method=p.method)
+    elif target in (State.FAILED, State.CANCELLED):
+        p.failure = (failure or target.value)[:2000]
+        if current is State.AUTHORISED:  # the bank took back what it had accepted
+            invoice.pending_minor = max(invoice.pending_minor - p.amount_minor, 0)
+            reverse_fee(session, p, now)
+        emit(session, p.merchant_id, "payment.failed", payment=f"pay_{p.id}", invoice=f"inv_{invoice.id}",
+             reason=p.failure[:200])
+    elif target is State.SETTLED:
+        p.settled_at = now
+        if current is State.AUTHORISED:
+            invoice.pending_minor = max(invoice.pending_minor - p.amount_minor, 0)
+        else:  # the statement came before kvits learned the bank's answer
+            charge_fee(session, p, now)
+    return True
+
+
+def charge_fee(session: Session, p: PayerPayment, now: datetime) -> None:
+    """The fee on a successful payment: once, whatever is retried (unique per payment)."""
+    if session.scalar(select(FeeEntry.id).where(FeeEntry.payment_id == p.id, FeeEntry.kind == "fee")) is not None:
+        return
+    merchant = session.get(Merchant, p.merchant_id)
+    assert merchant is not None
+    session.add(FeeEntry(merchant_id=p.merchant_id, payment_id=p.id, kind="fee", base_minor=p.amount_minor,
+                         fee_minor=fee_minor(p.amount_minor, merchant.fee_bp), rate_bp=merchant.fee_bp,
+                         currency=p.currency, month=f"{now:%Y-%m}", created_at=now))
+    session.flush()
+
+
+def reverse_fee(session: Session, p: PayerPayment, now: datetime) -> None:
+    """A payment the bank accepted and then rejected after all was no success: its fee
+    is returned, once."""
+    fee = session.scalar(select(FeeEntry).where(FeeEntry.payment_id == p.id, FeeEntry.kind == "fee"))
+    done = session.scalar(select(FeeEntry.id).where(FeeEntry.payment_id == p.id, FeeEntry.kind == "reversal"))
+    if fee is None or done is not None:
+        return
+    session.add(FeeEntry(merchant_id=p.merchant_id, payment_id=p.id, kind="reversal", base_minor=-fee.base_minor,
+                         fee_minor=-fee.fee_minor, rate_bp=fee.rate_bp, currency=p.currency, month=f"{now:%Y-%m}",
+                         created_at=now))
+    session.flush()
