@@ -664,11 +664,6 @@ def main() -> None:
         say_error(f"{exc.__class__.__name__}: {exc} (set KVITS_DEBUG=1 for details)", label="internal error")
         sys.exit(70)
 
-
-if __name__ == "__main__":
-    main()
-
-
 @fees_app.command("statement")
 def fees_statement(month: Annotated[str, typer.Option(help="YYYY-MM, e.g. 2026-11")]) -> None:
     """The merchant's (-m) fee statement of MONTH: each payment's fee, totals per currency."""
@@ -699,3 +694,8 @@ def fees_statement(month: Annotated[str, typer.Option(help="YYYY-MM, e.g. 2026-1
         table.add_row("total", "", f"{total.payments} payments", str(from_minor(total.base_minor, total.currency)), "",
                       str(from_minor(total.fee_minor, total.currency)), style="bold")
         out.print(table)
+
+
+if __name__ == "__main__":
+    main()
+

@@ -95,3 +95,68 @@ def test_statement_command_explains_what_is_wrong(sandbox_url: str) -> None:
     assert not_there.returncode == 1 and "start it with `kvits sandbox`" in not_there.stderr
     page = httpx.get(sandbox_url + "/").text
     assert "Dzintara Banka" in page and "alise" in page and "123456" in page
+
+
+def test_the_whole_loop_through_a_pay_link(sandbox_url: str, sqlite_url: str, tmp_path: Path) -> None:
+    """invoice -> pay link -> the payer pays from their bank -> the sandbox statement ->
+    `kvits statements import` -> the invoice is paid, the fee recorded exactly once."""
+    import warnings
+    from urllib.parse import urlsplit
+
+    from api.app import create_app
+    from core.db import make_engine, session_factory
+    from core.settings import Settings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from fastapi.testclient import TestClient
+
+    public = "https://kvits.test"
+    env = {"KVITS_SANDBOX_URL": sandbox_url, "KVITS_PUBLIC_URL": public}
+    accounts = httpx.get(sandbox_url + "/_sandbox/accounts").json()
+    shop = next(a["iban"] for a in accounts if a["owner"] == "veikals" and a["bank"] == "dzintars")
+    assert kvits("merchants", "create", "shop", "--name", "SIA Piemera Veikals", db=sqlite_url).returncode == 0
+    updated = kvits("merchants", "update", "shop", "--iban", shop, db=sqlite_url)
+    assert updated.returncode == 0 and "fee 1%" in updated.stdout, updated.stderr
+    assert kvits("customers", "import", str(EXAMPLES / "customers.csv"), db=sqlite_url, merchant="shop").returncode == 0
+    assert kvits("invoices", "import", str(EXAMPLES / "invoices.csv"), db=sqlite_url, merchant="shop").returncode == 0
+    made = kvits("invoices", "pay-link", "INV-2026-0041", db=sqlite_url, merchant="shop", env=env)
+    assert made.returncode == 0, made.stderr
+    link = made.stdout.split()[0]
+    assert link.startswith(f"{public}/pay/")
+    path = urlsplit(link).path
+
+    engine = make_engine(sqlite_url)
+    app = create_app(Settings(database_url=sqlite_url, sandbox_url=sandbox_url, public_url=public,
+                              secret_key="s" * 40), session_factory(engine))
+    payer = TestClient(app, base_url=public, follow_redirects=False, client=("192.0.2.10", 50000))
+    assert "INV-2026-0041" in payer.get(path).text
+    sca = payer.post(f"{path}/bank", data={"bank": "dzintars"})
+    assert sca.status_code == 303, sca.text
+    assert pay(sca.headers["location"], "alise", tpp_prefix=public).back_to == f"{public}{path}/return"
+    assert payer.get(f"{path}/return").status_code == 303
+    for _ in range(50):  # the bank accepts a moment after the SCA (its clock is real here)
+        if "Paldies! Jūsu banka ir pieņēmusi maksājumu." in payer.get(f"{path}/payment").text:  # the customer speaks Latvian
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError(payer.get(f"{path}/payment").text)
+    engine.dispose()
+
+    time.sleep(1.5)  # --settle-after 1
+    moved = httpx.post(sandbox_url + "/_sandbox/clock", json={"seconds": 3}).json()
+    today = date.fromisoformat(moved["today"])
+    result = subprocess.run(
+        [sys.executable, "-m", "api.cli", "sandbox", "statement", "--bank", "dzintars", "--account", shop,
+         "--from", (today - timedelta(days=3)).isoformat(), "--to", today.isoformat()],
+        capture_output=True, cwd=REPO_ROOT, env={**os.environ, **env}, timeout=60)
+    assert result.returncode == 0, result.stderr.decode()
+    statement = tmp_path / "statement.xml"
+    statement.write_bytes(result.stdout)
+    for _ in range(2):  # imported twice: paid once
+        imported = kvits("statements", "import", str(statement), db=sqlite_url, merchant="shop")
+        assert imported.returncode == 0, imported.stderr
+    assert _statuses(sqlite_url, "shop")["INV-2026-0041"] == "paid:32956"
+    fees = kvits("fees", "statement", "--month", today.strftime("%Y-%m"), db=sqlite_url, merchant="shop")
+    assert fees.returncode == 0, fees.stderr
+    assert fees.stdout.count("KV") == 1 and "3.30" in fees.stdout and "329.56" in fees.stdout, fees.stdout

@@ -19,7 +19,7 @@ from core.tenancy import get_or_create_merchant
 from paylinks.service import Payments
 from psd2 import Attempts
 from tests.api.test_http_api import SECRET, Api, token
-from tests.psd2.conftest import Sandbox, sandbox  # noqa: F401  (the fixture)
+from tests.psd2.conftest import Sandbox, live_sandbox, sandbox  # noqa: F401  (the fixtures)
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)

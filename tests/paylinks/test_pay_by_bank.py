@@ -20,8 +20,10 @@ from tests.paylinks.conftest import PUBLIC, Shop
 from tests.psd2.payer import pay
 
 
-def approved(shop: Shop, language: str = "lv", price: str = "100.00", code: str = "C1") -> tuple[dict[str, Any], str]:
-    """A customer speaking `language`, an invoice of `price` + 21% VAT, approved."""
+def approved(shop: Any, language: str = "lv", price: str = "100.00", code: str = "C1",
+             public: str = PUBLIC) -> tuple[dict[str, Any], str]:
+    """A customer speaking `language`, an invoice of `price` + 21% VAT, approved (`shop`:
+    anything with the merchant's `api`)."""
     api = shop.api
     customer = api.http.post("/v1/customers", headers=api.h(), json={
         "code": code, "name": "SIA Klients", "country": "LV", "language": language})
@@ -33,7 +35,7 @@ def approved(shop: Shop, language: str = "lv", price: str = "100.00", code: str 
     made = api.http.post(f"/v1/invoices/{draft.json()['id']}/approve", headers=api.h())
     assert made.status_code == 200, made.text
     invoice: dict[str, Any] = made.json()
-    assert invoice["pay_url"].startswith(f"{PUBLIC}/pay/")
+    assert invoice["pay_url"].startswith(f"{public}/pay/")
     return invoice, urlsplit(invoice["pay_url"]).path
 
 
