@@ -18,6 +18,7 @@ from api import problems
 from api.clients import ActiveClients
 from paylinks import web as paylinks_web
 from paylinks.service import Payments
+from paylinks.follow import Follower
 from paylinks.web import Guesses
 from psd2.attempts import Attempts
 from psd2.client import Psd2Client
@@ -123,6 +124,12 @@ def create_app(settings: Settings, factory: sessionmaker[Session]) -> FastAPI:
     app.state.payments = Payments(factory, Attempts(factory, lambda bank_id: Psd2Client(app.state.banks.get(bank_id))),
                                   return_url=lambda token: f"{public}/pay/{token}/return")
     app.state.guesses = Guesses()
+    if settings.broker_url:  # a worker follows payments whose payer does not come back (beat: every minute)
+        from paylinks.tasks import follow_due_task
+
+        app.state.payments.on_start = lambda: follow_due_task.apply_async(countdown=10)
+    else:
+        app.state.payments.on_start = Follower(app.state.payments).wake
     problems.install(app)
     app.include_router(customers.router)
     app.include_router(invoices.router)

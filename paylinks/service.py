@@ -103,6 +103,8 @@ class Payments:
     def __init__(self, factory: sessionmaker[Session], attempts: Attempts, return_url: Callable[[str], str],
                  now: Callable[[], datetime] = utcnow) -> None:
         self.factory, self.attempts, self.return_url, self.now = factory, attempts, return_url, now
+        # called once a payment is at its bank: whoever follows payments in flight starts
+        self.on_start: Callable[[], None] = lambda: None
 
     # -- starting
 
@@ -122,6 +124,7 @@ class Payments:
             self.follow(payment_id)
             raise
         self.follow(payment_id)
+        self.on_start()
         return payment_id, url
 
     def _active_or_new(self, token: str, bank_id: str, amount: Decimal | None) -> int:

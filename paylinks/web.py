@@ -173,22 +173,29 @@ def pay_by_bank(request: Request, token: str, bank: Annotated[str, Form(max_leng
     return RedirectResponse(url, status_code=303, headers=_HEADERS)
 
 
-def _latest(session: Session, invoice_id: int) -> PayerPayment | None:
-    return session.scalar(select(PayerPayment).where(PayerPayment.invoice_id == invoice_id)
-                          .order_by(PayerPayment.id.desc()).limit(1))
+def _link_payment(request: Request, token: str) -> Response | tuple[int, State] | None:
+    """The latest payment of the link's invoice (id and state), None before the first,
+    or the answer for a blocked client or an unknown token."""
+    if request.app.state.guesses.blocked(_client(request)):
+        return _too_many()
+    with transaction(request.app.state.factory) as s:
+        found = links.find(s, token, utcnow())
+        if found is None:
+            return _not_found(request)
+        payment = s.scalar(select(PayerPayment).where(PayerPayment.invoice_id == found.invoice.id)
+                           .order_by(PayerPayment.id.desc()).limit(1))
+        return (payment.id, State(payment.state)) if payment else None
 
 
 @router.get("/pay/{token}/return")
 def returned(request: Request, token: str) -> Response:
     """The bank sent the payer back (OAuth banks add code and state): take note once,
     then show the payment without the bank's parameters in the address."""
-    with transaction(request.app.state.factory) as s:
-        found = links.find(s, token, utcnow())
-        if found is None:
-            return _not_found(request)
-        payment = _latest(s, found.invoice.id)
-        payment_id = payment.id if payment else None
-    if payment_id is not None:
+    latest = _link_payment(request, token)
+    if isinstance(latest, Response):
+        return latest
+    if latest is not None:
+        payment_id = latest[0]
         callback = {k: v[:2000] for k, v in request.query_params.items()}
         try:
             _payments(request).returned(payment_id, callback)
@@ -199,14 +206,12 @@ def returned(request: Request, token: str) -> Response:
 
 @router.get("/pay/{token}/payment")
 def payment_status(request: Request, token: str, lang: str | None = None) -> Response:
-    with transaction(request.app.state.factory) as s:
-        found = links.find(s, token, utcnow())
-        if found is None:
-            return _not_found(request)
-        payment = _latest(s, found.invoice.id)
-        if payment is None:
-            return RedirectResponse(f"/pay/{token}", status_code=303, headers=_HEADERS)
-        payment_id, state = payment.id, State(payment.state)
+    latest = _link_payment(request, token)
+    if isinstance(latest, Response):
+        return latest
+    if latest is None:
+        return RedirectResponse(f"/pay/{token}", status_code=303, headers=_HEADERS)
+    payment_id, state = latest
     if state in ACTIVE:
         try:
             _payments(request).poll(payment_id)

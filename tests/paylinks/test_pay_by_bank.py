@@ -229,3 +229,77 @@ def test_twenty_pay_clicks_at_once_make_one_payment(shop: Shop) -> None:
         assert s.scalar(select(func.count()).select_from(PayerPayment)) == 1
         assert s.scalar(select(func.count()).select_from(PaymentAttempt)) == 1
     assert len([p for p in shop.sandbox.world.payments.values()]) == 1
+
+
+def test_a_payer_who_never_comes_back_is_followed(shop: Shop) -> None:
+    import time
+
+    from paylinks.follow import Follower, follow_due
+
+    payments = shop.app.state.payments
+    _, path = approved(shop, "en")
+    sca = shop.payer().post(f"{path}/bank", data={"bank": "dzintars"}).headers["location"]
+    pay(sca, "alise", tpp_prefix=PUBLIC, http=shop.sandbox.http)  # ...and closes the tab at the bank
+    assert follow_due(payments) == 0  # nothing due yet: the first poll is 5 s after the start
+    shop.sandbox.clock.advance(seconds=10)
+    assert follow_due(payments) == 1
+    state = shop.api.http.get("/v1/payments", headers=shop.api.h()).json()["data"][0]["state"]
+    assert state == "authorised" and fees(shop) == [("fee", 121)]
+    assert follow_due(payments) == 0  # accepted: nothing more to ask
+
+    _, second = approved(shop, "en", code="C2")  # the same, by the process's own follower thread
+    sca = shop.payer().post(f"{second}/bank", data={"bank": "dzintars"}).headers["location"]
+    pay(sca, "alise", tpp_prefix=PUBLIC, http=shop.sandbox.http)
+    shop.sandbox.clock.advance(seconds=10)
+    Follower(payments).wake()
+    for _ in range(100):
+        states = [p["state"] for p in shop.api.http.get("/v1/payments", headers=shop.api.h()).json()["data"]]
+        if states == ["authorised", "authorised"]:
+            break
+        time.sleep(0.05)
+    assert states == ["authorised", "authorised"] and len(fees(shop)) == 2
+
+
+def test_partial_payments_only_where_the_merchant_allows_them(shop: Shop) -> None:
+    _, path = approved(shop, "en")
+    payer = shop.payer()
+    refused = payer.post(f"{path}/bank", data={"bank": "dzintars", "amount": "50.00"})
+    assert refused.status_code == 409 and "takes the whole amount due only" in refused.text
+    with transaction(shop.factory) as s:
+        from core.models import Merchant
+
+        row = s.get(Merchant, shop.merchant_id)
+        assert row is not None
+        row.partial_payments = True
+    assert 'name="amount"' in payer.get(path).text
+    for bad in ("0", "-1", "121.01", "0.001", "NaN", "Infinity", "1e9", "abc"):
+        r = payer.post(f"{path}/bank", data={"bank": "dzintars", "amount": bad})
+        assert r.status_code in (409, 422) and "<form" in r.text, (bad, r.status_code)
+    with transaction(shop.factory) as s:
+        assert s.scalar(select(func.count()).select_from(PayerPayment)) == 0
+    started = payer.post(f"{path}/bank", data={"bank": "dzintars", "amount": "50,00"})
+    assert started.status_code == 303
+    pay(started.headers["location"], "alise", tpp_prefix=PUBLIC, http=shop.sandbox.http)
+    payer.get(f"{path}/return")
+    shop.sandbox.clock.advance(seconds=3)
+    assert "Thank you!" in payer.get(f"{path}/payment").text
+    page = payer.get(path).text
+    assert "Still due" in page and "€71.00" in page  # the rest can be paid the same way
+    assert fees(shop) == [("fee", 50)]
+
+
+def test_an_expired_link_says_how_to_get_a_new_one(shop: Shop) -> None:
+    from datetime import UTC, datetime
+
+    from paylinks.models import PayLink
+
+    _, path = approved(shop, "en")
+    with transaction(shop.factory) as s:
+        link = s.scalar(select(PayLink))
+        assert link is not None
+        link.expires_at = datetime(2026, 1, 1, tzinfo=UTC)  # past on every clock of the test
+    page = shop.payer().get(path)
+    assert page.status_code == 200 and "This pay link has expired. Ask SIA Piemera Veikals for a new one." in page.text
+    assert "<form" not in page.text
+    refused = shop.payer().post(f"{path}/bank", data={"bank": "dzintars"})
+    assert refused.status_code == 409 and "<form" not in refused.text
