@@ -57,7 +57,7 @@ def public_id(prefix: str, row_id: int) -> str:
     return f"{prefix}_{row_id}"
 
 
-_ROW = re.compile(r"[0-9]{1,18}")  # ASCII digits only ("١٢" is digits to str.isdigit), below 2**63
+_ROW = re.compile(r"[1-9][0-9]{0,17}")  # ASCII digits only ("١٢" is digits to str.isdigit), no leading 0, < 2**63
 
 
 def row_id(prefix: str, value: str, what: str) -> int:

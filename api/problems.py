@@ -75,5 +75,5 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     def _internal(request: Request, exc: Exception) -> JSONResponse:
-        _log.exception("unhandled error on %s %s", request.method, request.url.path)
+        _log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         return problem_response(request, Problem(500, "internal_error", "an internal error; it has been logged"))

@@ -27,10 +27,11 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -54,6 +55,7 @@ LEASE = timedelta(seconds=60)  # a claimed attempt is nobody else's for longer t
 CONCURRENCY = 16
 _log = logging.getLogger("kvits.webhooks")
 IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
+T = TypeVar("T")
 
 
 class WebhookError(KvitsError):
@@ -87,7 +89,8 @@ class Unsafe(WebhookError):
     """A receiver kvits will not call: not a public address of the internet."""
 
 
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))  # RFC 6052, RFC 8215
+_V4_INSIDE = (ipaddress.ip_network("::/96"), ipaddress.ip_network("::ffff:0:0:0/96"))  # compatible, translated
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 
 
@@ -102,8 +105,10 @@ def address_allowed(address: IPAddress, private_ok: bool = False) -> bool:
         inner: ipaddress.IPv4Address | None = address.ipv4_mapped or address.sixtofour
         if inner is None and address.teredo:
             inner = address.teredo[1]
-        if inner is None and address in _NAT64:
+        if inner is None and any(address in net for net in (*_NAT64, *_V4_INSIDE)):
             inner = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if address.is_site_local:
+            return False
         if inner is not None and not address_allowed(inner, private_ok):
             return False
     return private_ok or address.is_global
@@ -138,8 +143,8 @@ def check_url(url: str, private_ok: bool = False) -> str:
     labels = ascii_host.rstrip(".").split(".")
     if not all(_LABEL.fullmatch(label) for label in labels) or labels[-1].isdigit() or labels[-1].startswith("0x"):
         raise WebhookError(f"{host[:100]!r} is not a host name (a name, or an address written plainly)")
-    if ascii_host in ("localhost", "localhost.") and not private_ok:
-        raise Unsafe("localhost is not a public address")
+    if (labels[-1] == "localhost" or labels[-1] in ("local", "internal", "home", "lan")) and not private_ok:
+        raise Unsafe(f"{host[:100]} is a name of the local network, not a public address")
     return url
 
 
@@ -292,7 +297,18 @@ def deliver(factory: sessionmaker[Session], delivery_id: int, *, private_ok: boo
             transport: httpx.AsyncBaseTransport | None = None,
             now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> str:
     """One attempt, if it is due and this caller wins it; returns the delivery's state."""
-    return asyncio.run(_attempt(factory, delivery_id, private_ok, transport, now))
+    return _run(lambda: _attempt(factory, delivery_id, private_ok, transport, now))
+
+
+def _run(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine to its end from plain code; on a thread of its own when this one
+    already runs an event loop (an async caller, a test driving a browser)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(make())
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(make())).result()
 
 
 def due(session: Session, now: datetime) -> list[int]:
@@ -326,7 +342,7 @@ def pump(factory: sessionmaker[Session], *, private_ok: bool = False,
         await asyncio.gather(*(one(i) for i in ids))
 
     if ids:
-        asyncio.run(run())
+        _run(run)
     return counts
 
 

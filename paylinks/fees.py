@@ -20,7 +20,7 @@ def month_bounds(month: str) -> tuple[int, int]:
     """'2026-11' -> (2026, 11); anything else is refused with a message."""
     import re
 
-    found = re.fullmatch(r"(\d{4})-(\d{2})", month.strip())
+    found = re.fullmatch(r"([0-9]{4})-([0-9]{2})", month)
     if not found or not 1 <= int(found.group(2)) <= 12 or not 2000 <= int(found.group(1)) <= 2199:
         raise ValueError(f"{month[:20]!r} is not a month (YYYY-MM, e.g. 2026-11)")
     return int(found.group(1)), int(found.group(2))

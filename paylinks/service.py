@@ -15,6 +15,7 @@ Money rules:
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -111,23 +112,69 @@ class Payments:
     def start_bank(self, token: str, bank_id: str, *, psu_ip: str, user_agent: str | None = None,
                    amount: Decimal | None = None) -> tuple[int, str]:
         """The payer chose their bank: the payment (this invoice's one in flight, or a
-        new one) and the address of its SCA page."""
-        payment_id = self._active_or_new(token, bank_id, amount)
+        new one) and the address of its SCA page.
+
+        The payment in flight is joined only while it still fits: asked at its bank first
+        (an SCA that timed out ends it), replaced when the payer chose another bank or
+        amount and its bank lets it be cancelled, stopped when the invoice was paid or
+        cancelled meanwhile."""
+        for _ in range(4):
+            payment_id, fits = self._active_or_new(token, bank_id, amount)
+            if fits is None:  # new
+                break
+            if self.view(payment_id).attempt_id is not None:
+                self.poll(payment_id)
+            if State(self.view(payment_id).state) not in ACTIVE:
+                continue  # it ended at its bank (timed out, rejected, accepted): decide again
+            if fits == "stale":  # the invoice was paid or cancelled, or needs less now
+                self.cancel(payment_id)
+                continue
+            if fits == "other" and self.cancel(payment_id):
+                continue  # the payer chose another bank or amount: that one is replaced
+            break
+        else:
+            raise PayError(N_("The invoice is busy with another payment. Try again in a moment."))
         attempt_id = self._attempt_for(payment_id, token)
-        try:
-            url = self.attempts.redirect(attempt_id, psu_ip=psu_ip, psu_user_agent=user_agent,
-                                         nok_redirect_uri=self.return_url(token))
-        except AttemptError as exc:
-            self.follow(payment_id)
-            raise PayError(N_("Your bank could not start the payment: %(why)s"), why=str(exc)) from None
-        except KvitsError:
-            self.follow(payment_id)
-            raise
+        url = self._redirect(payment_id, attempt_id, token, psu_ip, user_agent)
         self.follow(payment_id)
         self.on_start()
         return payment_id, url
 
-    def _active_or_new(self, token: str, bank_id: str, amount: Decimal | None) -> int:
+    def _redirect(self, payment_id: int, attempt_id: int, token: str, psu_ip: str, user_agent: str | None) -> str:
+        """The attempt's one SCA address; a request that meets another one sending the
+        payment to the bank this moment waits a little for its answer."""
+        for wait in (0.2, 0.4, 0.8, 1.6, 0.0):
+            try:
+                return self.attempts.redirect(attempt_id, psu_ip=psu_ip, psu_user_agent=user_agent,
+                                              nok_redirect_uri=self.return_url(token))
+            except AttemptError as exc:
+                if "right now" in str(exc) and wait:
+                    time.sleep(wait)
+                    continue
+                self.follow(payment_id)
+                raise PayError(N_("Your bank could not start the payment. Try again, or choose another way to pay."),
+                               why=str(exc)) from None
+            except KvitsError as exc:
+                self.follow(payment_id)
+                raise PayError(N_("Your bank could not start the payment. Try again, or choose another way to pay."),
+                               why=str(exc)) from None
+        raise AssertionError("unreachable")
+
+    def cancel(self, payment_id: int) -> bool:
+        """Stop a payment in flight that the payer has not authorised (see
+        `psd2.attempts.Attempts.cancel`); True when it is cancelled."""
+        attempt_id = self.view(payment_id).attempt_id
+        if attempt_id is not None and not self.attempts.cancel(attempt_id):
+            return False
+        with transaction(self.factory) as s:
+            p = s.get(PayerPayment, payment_id, with_for_update=True)
+            assert p is not None
+            move(s, p, State.CANCELLED, self.now(), failure="replaced by a new payment")
+            return p.state == State.CANCELLED.value
+
+    def _active_or_new(self, token: str, bank_id: str, amount: Decimal | None) -> tuple[int, str | None]:
+        """The payment in flight and whether it fits ("fits", "other": another bank or
+        amount, "stale": more than can be paid now), or a new payment (None)."""
         for _ in range(3):
             try:
                 with transaction(self.factory) as s:
@@ -137,12 +184,39 @@ class Payments:
                     invoice = invoice_service.lock(s, found.invoice)
                     active = s.scalar(select(PayerPayment).where(
                         PayerPayment.invoice_id == invoice.id, PayerPayment.state.in_([a.value for a in ACTIVE])))
-                    if active is not None:
-                        return active.id
-                    return self._create(s, found.link.id, invoice, bank_id, amount).id
+                    if active is None:
+                        return self._create(s, found.link.id, invoice, bank_id, amount).id, None
+                    if active.amount_minor > payable_minor(invoice):
+                        return active.id, "stale"
+                    wanted = self._amount_minor(s, invoice, amount)
+                    other = active.bank_id != bank_id or wanted != active.amount_minor
+                    return active.id, "other" if other else "fits"
             except IntegrityError:
                 continue  # another request made the payment in flight at the same moment: join it
         raise PayError(N_("The invoice is busy with another payment. Try again in a moment."))
+
+    def _amount_minor(self, s: Session, invoice: Invoice, amount: Decimal | None) -> int:
+        """What this payer may pay now: all that is due, or (where the merchant allows
+        it) the part they asked for."""
+        merchant = s.get(Merchant, invoice.merchant_id)
+        assert merchant is not None
+        due = payable_minor(invoice)
+        if due <= 0:
+            raise PayError(N_("There is nothing left to pay on this invoice."))
+        if amount is None:
+            return due
+        if not merchant.partial_payments:
+            raise PayError(N_("%(merchant)s takes the whole amount due only."), merchant=merchant.name)
+        try:
+            scaled = amount.scaleb(minor_unit(invoice.currency)) if amount.is_finite() else Decimal(-1)
+            fits = scaled == scaled.to_integral_value() and 0 < scaled <= due
+        except ArithmeticError:  # an exponent out of Decimal's range
+            fits = False
+        if not fits:
+            raise PayError(N_("Pay an amount between %(least)s and %(most)s %(currency)s."),
+                           least=from_minor(1, invoice.currency), most=from_minor(due, invoice.currency),
+                           currency=invoice.currency)
+        return int(scaled)
 
     def _create(self, s: Session, link_id: int, invoice: Invoice, bank_id: str,
                 amount: Decimal | None) -> PayerPayment:
@@ -150,18 +224,7 @@ class Payments:
         assert merchant is not None
         if not merchant.iban:
             raise PayError(N_("%(merchant)s does not take bank payments yet."), merchant=merchant.name)
-        due = payable_minor(invoice)
-        if due <= 0:
-            raise PayError(N_("There is nothing left to pay on this invoice."))
-        minor = due
-        if amount is not None:
-            if not merchant.partial_payments:
-                raise PayError(N_("%(merchant)s takes the whole amount due only."), merchant=merchant.name)
-            scaled = amount.scaleb(minor_unit(invoice.currency))
-            if not amount.is_finite() or scaled != scaled.to_integral_value() or not 0 < scaled <= due:
-                raise PayError(N_("Pay an amount between %(least)s and %(most)s %(currency)s."), least=from_minor(1, invoice.currency),
-                               most=from_minor(due, invoice.currency), currency=invoice.currency)
-            minor = int(scaled)
+        minor = self._amount_minor(s, invoice, amount)
         payment = PayerPayment(merchant_id=invoice.merchant_id, invoice_id=invoice.id, pay_link_id=link_id,
                                method="bank", state=State.CREATED.value, amount_minor=minor, currency=invoice.currency,
                                end_to_end_id=new_end_to_end_id(), bank_id=bank_id, refunded_minor=0)
@@ -244,7 +307,10 @@ def move(session: Session, p: PayerPayment, target: State, now: datetime, failur
         return False
     p.state = target.value
     invoice = invoice_service.lock(session, session.get(Invoice, p.invoice_id))  # type: ignore[arg-type]
-    if target is State.AUTHORISED:
+    if target is State.AUTHORISED and current is State.SETTLED:  # a person undid the statement's match
+        p.settled_at = None
+        invoice.pending_minor += min(p.amount_minor, max(invoice.open_minor - invoice.pending_minor, 0))
+    elif target is State.AUTHORISED:
         p.authorised_at = now
         invoice.pending_minor += min(p.amount_minor, max(invoice.open_minor - invoice.pending_minor, 0))
         charge_fee(session, p, now)
@@ -254,6 +320,7 @@ def move(session: Session, p: PayerPayment, target: State, now: datetime, failur
         p.failure = (failure or target.value)[:2000]
         if current is State.AUTHORISED:  # the bank took back what it had accepted
             invoice.pending_minor = max(invoice.pending_minor - p.amount_minor, 0)
+        if current in (State.AUTHORISED, State.SETTLED):  # no success after all: the fee goes back
             reverse_fee(session, p, now)
         emit(session, p.merchant_id, "payment.failed", payment=f"pay_{p.id}", invoice=f"inv_{invoice.id}",
              reason=p.failure[:200])

@@ -4,6 +4,7 @@
     created -> awaiting_sca -> authorised -> captured -> settled     (card, to come)
     any unfinished state -> failed | cancelled
     captured | settled -> refunded | partially_refunded (-> refunded)
+    settled -> failed (the bank reversed the credit) | authorised (a person undid its match)
 
 `authorised` for a bank payment means the payer's bank accepted it (ACSP/ACSC): the
 money is on its way and the invoice shows *payment pending*; `settled` means the
@@ -38,7 +39,8 @@ MOVES: dict[State, frozenset[State]] = {
     State.PENDING: frozenset({State.AUTHORISED, State.SETTLED, State.FAILED, State.CANCELLED}),
     State.AUTHORISED: frozenset({State.CAPTURED, State.SETTLED, State.FAILED, State.CANCELLED}),
     State.CAPTURED: frozenset({State.SETTLED, State.REFUNDED, State.PARTIALLY_REFUNDED}),
-    State.SETTLED: frozenset({State.REFUNDED, State.PARTIALLY_REFUNDED}),
+    # (failed: the bank reversed the credit; authorised: a person undid the statement's match)
+    State.SETTLED: frozenset({State.REFUNDED, State.PARTIALLY_REFUNDED, State.FAILED, State.AUTHORISED}),
     State.PARTIALLY_REFUNDED: frozenset({State.PARTIALLY_REFUNDED, State.REFUNDED}),
     State.FAILED: frozenset(),
     State.CANCELLED: frozenset(),

@@ -8,10 +8,12 @@ while."""
 
 from __future__ import annotations
 
+import logging
+import re
 import threading
 import time
 from collections import deque
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -31,6 +33,7 @@ from paylinks.states import ACTIVE, SUCCEEDED, State
 from psd2.registry import Registry
 
 router = APIRouter(include_in_schema=False)
+_log = logging.getLogger("kvits.paylinks")
 
 GUESSES_ALLOWED = 20  # unknown tokens per client and window
 GUESS_WINDOW = 600.0  # seconds
@@ -143,22 +146,25 @@ def pay_page(request: Request, token: str, lang: str | None = None) -> Response:
     return _show(request, token, lang)
 
 
+_AMOUNT = re.compile(r"[0-9]{1,12}(?:[.,][0-9]{1,2})?")  # 1234.56 or 1234,56: what a payer types
+
+
 @router.post("/pay/{token}/bank")
-def pay_by_bank(request: Request, token: str, bank: Annotated[str, Form(max_length=64)],
-                amount: Annotated[str | None, Form(max_length=32)] = None, lang: str | None = None) -> Response:
+def pay_by_bank(request: Request, token: str, bank: Annotated[str, Form()] = "",
+                amount: Annotated[str | None, Form()] = None, lang: str | None = None) -> Response:
     if request.app.state.guesses.blocked(_client(request)):
         return _too_many()
     try:
-        _banks(request).get(bank)
+        _banks(request).get(bank[:64])
     except KvitsError:
         return _show(request, token, lang, error=PayError(N_("Choose your bank from the list.")), status=422)
     wanted = None
-    if amount and amount.strip():
-        try:
-            wanted = Decimal(amount.strip().replace(",", ".").replace(" ", ""))
-        except InvalidOperation:
-            return _show(request, token, lang, error=PayError(N_("%(amount)s is not an amount."), amount=amount[:32]),
-                         status=422)
+    typed = (amount or "").strip().replace(" ", "").replace("\xa0", "")
+    if typed:
+        if not _AMOUNT.fullmatch(typed):
+            return _show(request, token, lang, error=PayError(N_("%(amount)s is not an amount."), amount=amount[:32]
+                                                              if amount else ""), status=422)
+        wanted = Decimal(typed.replace(",", "."))
     with transaction(request.app.state.factory) as s:
         if links.find(s, token, utcnow()) is None:
             return _not_found(request)
@@ -166,10 +172,10 @@ def pay_by_bank(request: Request, token: str, bank: Annotated[str, Form(max_leng
         _payment, url = _payments(request).start_bank(token, bank, psu_ip=_client(request),
                                                user_agent=request.headers.get("user-agent"), amount=wanted)
     except PayError as exc:
+        if "why" in exc.values:  # the bank refused or did not answer: nothing was paid (details in the log)
+            _log.warning("pay link %s…: the bank could not start the payment: %s", token[:6], exc.values["why"])
+            return _show(request, token, lang, error=exc, status=502)
         return _show(request, token, lang, error=exc, status=409)
-    except KvitsError as exc:  # the bank refused or did not answer: nothing was paid
-        return _show(request, token, lang, error=PayError(N_("Your bank could not start the payment: %(why)s"),
-                                                          why=str(exc)[:300]), status=502)
     return RedirectResponse(url, status_code=303, headers=_HEADERS)
 
 
@@ -182,7 +188,8 @@ def _link_payment(request: Request, token: str) -> Response | tuple[int, State] 
         found = links.find(s, token, utcnow())
         if found is None:
             return _not_found(request)
-        payment = s.scalar(select(PayerPayment).where(PayerPayment.invoice_id == found.invoice.id)
+        # only what was paid through this very link: a replaced link tells nothing of the new one's
+        payment = s.scalar(select(PayerPayment).where(PayerPayment.pay_link_id == found.link.id)
                            .order_by(PayerPayment.id.desc()).limit(1))
         return (payment.id, State(payment.state)) if payment else None
 

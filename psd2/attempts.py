@@ -273,6 +273,34 @@ class Attempts:
                   next_poll_at=self.now() + delay if delay else None)
         return self.view(attempt_id)
 
+    def cancel(self, attempt_id: int) -> bool:
+        """Stop an attempt the payer has not authorised: one never sent (or whose answer was
+        lost: nobody can authorise that orphan) ends here; one at its SCA is cancelled at
+        the bank. True when it is cancelled now (or was already); False when it cannot be
+        (being sent this moment, authorised, or the bank refused)."""
+        with transaction(self.factory) as session:
+            row = self._row(session, attempt_id)
+            if row.state == "cancelled":
+                return True
+            if row.state in ("new", "uncertain"):
+                return _changed(session, update(PaymentAttempt).where(
+                    PaymentAttempt.id == attempt_id, PaymentAttempt.state == row.state)
+                    .values(state="cancelled", updated_at=self.now(), next_poll_at=None)) == 1
+            if row.state != "awaiting_sca" or row.bank_payment_id is None:
+                return False
+            bank_id, product, payment_id = row.bank_id, row.product, row.bank_payment_id
+        client = self.client_for(bank_id)
+        try:
+            cancelled = client.cancel(product, payment_id)
+        except Psd2Error as exc:
+            self._set(attempt_id, None, last_error=str(exc)[:2000])
+            return False
+        finally:
+            client.close()
+        if cancelled:
+            self._set(attempt_id, "awaiting_sca", state="cancelled", next_poll_at=None)
+        return cancelled and self.view(attempt_id).state == "cancelled"
+
     def due(self, limit: int = 100) -> list[int]:
         """Attempts whose next poll is due (for the scheduler)."""
         from sqlalchemy import select

@@ -285,6 +285,9 @@ def undo(session: Session, merchant_id: int, transaction_id: int) -> list[str]:
             Payment.bank_transaction_id == tx.id, Payment.kind == "payment", Payment.round == tx.apply_round)
     ))
     numbers = undo_transaction(session, merchant_id, tx, reversal_row=None)
+    from paylinks import settle
+
+    settle.match_undone(session, merchant_id, tx.end_to_end_id, datetime.now(UTC))
     tx.match_status = "unmatched"
     tx.confidence = None
     _forget_learned_iban(session, merchant_id, tx, customers)

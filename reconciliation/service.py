@@ -283,11 +283,14 @@ class _Importer:
         payments = [p for p, _, _ in self.pending]
         own = settle.recognise(self.session, self.merchant_id, payments)  # kvits' pay link payments: certain
         results = engine.match_payments(payments, index, self.options.settings)
-        for (payment, row, line), result in zip(self.pending, results, strict=True):
-            result = own.get(payment.key, result)
-            self._apply(payment, row, line, result)
+        batch = list(zip(self.pending, results, strict=True))
+        # kvits' own payments first: they are certain, and an ordinary credit for the same
+        # invoice in the same file must not take their place
+        for (payment, row, line), result in sorted(batch, key=lambda item: item[0][0].key not in own):
+            self._apply(payment, row, line, own.get(payment.key, result))
             if payment.key in own and line.decision == "applied" and payment.end_to_end_id:
                 settle.settled(self.session, self.merchant_id, payment.end_to_end_id, utcnow())
+        for _, _, line in self.pending:
             self.report.add(line)
         self.pending.clear()
         self.session.flush()
@@ -354,6 +357,9 @@ class _Importer:
             line.reasons = ["no earlier credit found that this reversal takes back"]
             return
         undone = undo_transaction(self.session, self.merchant_id, original, reversal_row=row)
+        from paylinks import settle
+
+        settle.reversed_by_bank(self.session, self.merchant_id, original.end_to_end_id, utcnow())
         line.decision = "reversal"
         line.invoices = undone
         line.reasons = [f"reverses the credit booked as {original.account_servicer_reference or original.identity[:12]}"]

@@ -336,3 +336,19 @@ def test_a_slow_or_broken_receiver_holds_up_only_itself(factory: sessionmaker[Se
     with transaction(factory) as s:
         errors = [d.last_error or "" for d in s.scalars(select(WebhookDelivery))]
     assert "no answer within 0.5 s" in errors
+
+
+@pytest.mark.parametrize("address", ["::7f00:1", "::a00:1", "::ffff:0:7f00:1", "64:ff9b:1::a00:1", "fec0::1"])
+def test_ipv4_hidden_in_older_ipv6_forms_is_refused_too(address: str) -> None:
+    import ipaddress
+
+    from api.webhooks import address_allowed
+
+    assert not address_allowed(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize("url", ["https://foo.localhost/", "https://printer.local/x", "https://db.internal/",
+                                 "https://[::7f00:1]/"])
+def test_local_network_names_are_refused(strict_api: Api, url: str) -> None:
+    problem(strict_api.http.post("/v1/webhook-endpoints", headers=strict_api.h(),
+                                 json={"url": url, "events": ["invoice.paid"]}), 422, "refused")

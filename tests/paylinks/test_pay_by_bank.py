@@ -203,11 +203,18 @@ def test_the_merchants_own_preview_is_not_a_view(shop: Shop) -> None:
     assert re.search(r"viewed", str(shop.api.http.get(f"/v1/invoices/{invoice['id']}", headers=shop.api.h()).json()))
 
 
-def test_twenty_pay_clicks_at_once_make_one_payment(shop: Shop) -> None:
+def test_twenty_pay_clicks_at_once_make_one_payment(shop: Shop, live_sandbox: Any) -> None:
     import threading
 
+    from paylinks.service import Payments
+    from psd2 import Attempts
     from psd2.models import PaymentAttempt
 
+    # the bank on a real port: twenty requests at once need a thread-safe transport
+    assert live_sandbox.account("veikals", "dzintars").iban == shop.iban
+    shop.app.state.payments = Payments(shop.factory, Attempts(shop.factory, live_sandbox.client,
+                                                              now=live_sandbox.clock.now),
+                                       return_url=lambda t: f"{PUBLIC}/pay/{t}/return", now=live_sandbox.clock.now)
     _, path = approved(shop, "en")
     gate = threading.Barrier(20)
     answers: list[Any] = []
@@ -222,13 +229,14 @@ def test_twenty_pay_clicks_at_once_make_one_payment(shop: Shop) -> None:
         t.start()
     for t in threads:
         t.join()
+    assert len(answers) == 20
     redirects = {a.headers["location"] for a in answers if a.status_code == 303}
-    assert len(redirects) == 1, [a.status_code for a in answers]  # one SCA for everyone who got through
-    assert all(a.status_code in (303, 409) for a in answers)
+    assert len(redirects) == 1, [a.status_code for a in answers]  # one SCA for everyone
+    assert all(a.status_code == 303 for a in answers), [a.status_code for a in answers]
     with transaction(shop.factory) as s:
         assert s.scalar(select(func.count()).select_from(PayerPayment)) == 1
         assert s.scalar(select(func.count()).select_from(PaymentAttempt)) == 1
-    assert len([p for p in shop.sandbox.world.payments.values()]) == 1
+    assert len(live_sandbox.world.payments) == 1
 
 
 def test_a_payer_who_never_comes_back_is_followed(shop: Shop) -> None:
@@ -272,7 +280,7 @@ def test_partial_payments_only_where_the_merchant_allows_them(shop: Shop) -> Non
         assert row is not None
         row.partial_payments = True
     assert 'name="amount"' in payer.get(path).text
-    for bad in ("0", "-1", "121.01", "0.001", "NaN", "Infinity", "1e9", "abc"):
+    for bad in ("0", "-1", "121.01", "0.001", "NaN", "sNaN", "Infinity", "-Infinity", "1e9", "1e-999999", "abc"):
         r = payer.post(f"{path}/bank", data={"bank": "dzintars", "amount": bad})
         assert r.status_code in (409, 422) and "<form" in r.text, (bad, r.status_code)
     with transaction(shop.factory) as s:
