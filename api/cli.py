@@ -691,7 +691,7 @@ def fees_statement(month: Annotated[str, typer.Option(help="YYYY-MM, e.g. 2026-1
             table.add_row(f"pay_{line.payment_id}", line.end_to_end_id, line.kind,
                           str(from_minor(line.base_minor, total.currency)), f"{line.rate_bp / 100:g}%",
                           str(from_minor(line.fee_minor, total.currency)))
-        table.add_row("total", "", f"{total.payments} payments", str(from_minor(total.base_minor, total.currency)), "",
+        table.add_row("total", "", f"{total.payments} payment{'' if total.payments == 1 else 's'}", str(from_minor(total.base_minor, total.currency)), "",
                       str(from_minor(total.fee_minor, total.currency)), style="bold")
         out.print(table)
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-merchants_app = typer.Typer(help="Merchants (tenants): create.", no_args_is_help=True)
+merchants_app = typer.Typer(help="Merchants (tenants): create, update.", no_args_is_help=True)
 users_app = typer.Typer(help="People who sign in to the web pages.", no_args_is_help=True)
 clients_app = typer.Typer(help="Machine clients of the HTTP API (OAuth2 client credentials): create, list, revoke.",
                           no_args_is_help=True)

@@ -77,7 +77,7 @@ def invoice_page(language: str, merchant: Merchant, invoice: Invoice, *, state: 
         issued=i18n.day(invoice.issue_date, language), due_date=i18n.day(invoice.due_date, language),
         reference=invoice.rf_reference, lines=lines, net=m(invoice.net_minor), vat=m(invoice.vat_minor),
         total=m(invoice.total_minor), paid=m(invoice.paid_minor), paid_any=invoice.paid_minor > 0,
-        state=state, payable=m(payable) if payable else None, payable_plain=str(from_minor(payable, cur)),
+        state=state, payable=m(payable) if payable else None, overdue=bool(payable) and invoice.due_date < date.today(), payable_plain=str(from_minor(payable, cur)),
         currency=cur, partial=merchant.partial_payments, banks=banks if merchant.iban else [], pay_url=pay_url,
         error=error, qr=epc_qr(merchant, invoice, payable) if payable else None, iban=merchant.iban,
         languages=[(code, i18n.NAMES[code]) for code in i18n.LANGUAGES])
