@@ -190,7 +190,7 @@ def _load_schema(path: str, mtime_ns: int) -> etree.XMLSchema:
         resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
     )
     try:
-        return etree.XMLSchema(etree.parse(path, parser))
+        return etree.XMLSchema(etree.parse(path, parser=parser))
     except etree.XMLSyntaxError as exc:
         raise _syntax_error(exc, f"schema {path} is not well-formed") from None
     except etree.XMLSchemaParseError as exc:

@@ -28,7 +28,7 @@ def celery_app() -> Celery:
     return app
 
 
-def enqueue(task: Task, *args: Any, countdown: float = 0.0, background: bool = False) -> None:
+def enqueue(task: Task, *args: Any, countdown: float = 0.0, background: bool = False) -> None:  # float-ok: seconds
     """Run `task` with a broker, else here: now, after `countdown` on a timer, or (with
     `background`) at once on a thread so the caller does not wait for it."""
     if get_settings().broker_url:

@@ -61,7 +61,7 @@ class Follower:
     """The in-process follower: `wake()` after a payment started; it then runs until no
     payment is in flight, sleeping until the next one is due (at most `idle` seconds)."""
 
-    def __init__(self, payments: Payments, idle: float = 30.0) -> None:
+    def __init__(self, payments: Payments, idle: float = 30.0) -> None:  # float-ok: seconds
         self.payments, self.idle = payments, idle
         self._wake = threading.Event()
         self._lock = threading.Lock()

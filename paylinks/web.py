@@ -47,12 +47,12 @@ class Guesses:
     """Unknown tokens seen per client address: more than `allowed` in `window` seconds
     and the client is refused until its oldest miss leaves the window."""
 
-    def __init__(self, allowed: int = GUESSES_ALLOWED, window: float = GUESS_WINDOW) -> None:
+    def __init__(self, allowed: int = GUESSES_ALLOWED, window: float = GUESS_WINDOW) -> None:  # float-ok: seconds
         self.allowed, self.window = allowed, window
         self._misses: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
-    def _recent(self, client: str, now: float) -> deque[float]:
+    def _recent(self, client: str, now: float) -> deque[float]:  # float-ok: monotonic seconds
         misses = self._misses.setdefault(client, deque())
         while misses and misses[0] <= now - self.window:
             misses.popleft()

@@ -48,8 +48,8 @@ class Psd2Client:
     it as a context manager. Every method raises a `psd2.Psd2Error` subclass when the bank
     does not do what was asked, and ValueError for an id or amount that cannot be sent."""
 
-    def __init__(self, bank: Bank, *, transport: httpx.BaseTransport | None = None, timeout: float = 10.0,
-                 read_retries: int = 3, backoff: float = 0.5, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, bank: Bank, *, transport: httpx.BaseTransport | None = None, timeout: float = 10.0,  # float-ok: seconds
+                 read_retries: int = 3, backoff: float = 0.5, sleep: Callable[[float], None] = time.sleep) -> None:  # float-ok: seconds
         self.bank = bank
         self.dialect: Dialect = for_bank(bank)
         self.transport = transport
@@ -418,10 +418,10 @@ class Psd2Client:
             return RequestRejected(self.bank.id, text, status, messages)
         return ProtocolError(self.bank.id, f"{text} (unexpected status)", status, messages)
 
-    def _delay(self, attempt: int, error: BankUnavailable) -> float:
+    def _delay(self, attempt: int, error: BankUnavailable) -> float:  # float-ok: seconds
         if isinstance(error, RateLimited) and error.retry_after is not None:
-            return float(min(error.retry_after, 30.0))
-        return float(self.backoff * (2 ** (attempt - 1)) * (0.5 + random.random()))
+            return float(min(error.retry_after, 30.0))  # float-ok: seconds
+        return float(self.backoff * (2 ** (attempt - 1)) * (0.5 + random.random()))  # float-ok: seconds
 
 
 def _payment_body(order: PaymentOrder) -> dict[str, Any]:
@@ -468,9 +468,9 @@ def _tpp_messages(body: bytes) -> tuple[TppMessage, ...]:
     return tuple(result)
 
 
-def _retry_after(value: str | None) -> float | None:
+def _retry_after(value: str | None) -> float | None:  # float-ok: seconds
     try:
-        return max(0.0, float(value)) if value else None
+        return max(0.0, float(value)) if value else None  # float-ok: seconds
     except ValueError:
         return None
 

@@ -44,7 +44,7 @@ class BankUnavailable(Psd2Error):
 class RateLimited(BankUnavailable):
     """429: the bank wants fewer calls; `retry_after` seconds when it said so."""
 
-    def __init__(self, bank_id: str, text: str, retry_after: float | None = None,
+    def __init__(self, bank_id: str, text: str, retry_after: float | None = None,  # float-ok: seconds
                  messages: tuple[TppMessage, ...] = ()) -> None:
         super().__init__(bank_id, text, 429, messages)
         self.retry_after = retry_after

@@ -71,5 +71,5 @@ def poll_due() -> int:
     return len(due)
 
 
-def start_polling(attempt_id: int, first_delay: float = 2.0) -> None:
+def start_polling(attempt_id: int, first_delay: float = 2.0) -> None:  # float-ok: seconds
     enqueue(poll_attempt, attempt_id, countdown=first_delay)

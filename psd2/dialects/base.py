@@ -20,6 +20,6 @@ class Dialect:
     def headers(self, psu_user_agent: str | None) -> dict[str, str]:
         return {}
 
-    def authorize(self, transport: httpx.BaseTransport | None, timeout: float, renew: bool = False) -> dict[str, str]:
+    def authorize(self, transport: httpx.BaseTransport | None, timeout: float, renew: bool = False) -> dict[str, str]:  # float-ok: timeout seconds
         """Headers that authenticate kvits itself (a TPP token where the bank wants one)."""
         return {}

@@ -29,7 +29,7 @@ class OAuthDialect(Dialect):
     def token_endpoint(self) -> str:
         return self.bank.base_url + "/oauth/token"
 
-    def authorize(self, transport: httpx.BaseTransport | None, timeout: float, renew: bool = False) -> dict[str, str]:
+    def authorize(self, transport: httpx.BaseTransport | None, timeout: float, renew: bool = False) -> dict[str, str]:  # float-ok: timeout seconds
         key = f"{self.bank.base_url} {self.bank.client_id}"
         cached = _TOKENS.get(key)
         if renew or cached is None or cached[1] <= time.monotonic():
@@ -39,7 +39,7 @@ class OAuthDialect(Dialect):
                     cached = _TOKENS[key] = self._fetch(transport, timeout)
         return {"Authorization": f"Bearer {cached[0]}"}
 
-    def _fetch(self, transport: httpx.BaseTransport | None, timeout: float) -> tuple[str, float]:
+    def _fetch(self, transport: httpx.BaseTransport | None, timeout: float) -> tuple[str, float]:  # float-ok: seconds
         if not self.bank.client_id or not self.bank.client_secret:
             raise AuthenticationFailed(self.bank.id, "no OAuth client_id/client_secret configured for this bank")
         client = OAuth2Client(self.bank.client_id, self.bank.client_secret, transport=transport,
@@ -55,7 +55,7 @@ class OAuthDialect(Dialect):
         access, lifetime = token.get("access_token"), token.get("expires_in", 300)
         if not isinstance(access, str) or not isinstance(lifetime, int | float):
             raise ProtocolError(self.bank.id, "the token response has no access_token/expires_in")
-        return access, time.monotonic() + max(float(lifetime) - _MARGIN, 1.0)
+        return access, time.monotonic() + max(float(lifetime) - _MARGIN, 1.0)  # float-ok: seconds
 
 
 def forget_tokens() -> None:
