@@ -66,3 +66,15 @@ def find(session: Session, token: str, now: datetime) -> Found | None:
     if expires <= now:
         return Found(link, invoice, False, "expired")
     return Found(link, invoice, True, None)
+
+
+def close(session: Session, invoice: Invoice, now: datetime) -> list[int]:
+    """The invoice was cancelled: its link is revoked; returns the payments still in
+    flight, for the caller to cancel at their banks once this is committed."""
+    from paylinks.models import PayerPayment
+    from paylinks.states import ACTIVE
+
+    session.execute(update(PayLink).where(PayLink.invoice_id == invoice.id, PayLink.revoked_at.is_(None))
+                    .values(revoked_at=now).execution_options(synchronize_session=False))
+    return list(session.scalars(select(PayerPayment.id).where(
+        PayerPayment.invoice_id == invoice.id, PayerPayment.state.in_([a.value for a in ACTIVE]))))

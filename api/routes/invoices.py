@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -159,8 +159,13 @@ def new_pay_link(invoice_id: str, request: Request, who: Annotated[Principal, De
 
 
 @router.post("/{invoice_id}/cancel", response_model=InvoiceOut)
-def cancel_invoice(invoice_id: str, who: Annotated[Principal, Depends(require("invoices:write"))],
-                   s: Db) -> InvoiceOut:
+def cancel_invoice(invoice_id: str, request: Request, background: BackgroundTasks,
+                   who: Annotated[Principal, Depends(require("invoices:write"))], s: Db) -> InvoiceOut:
     invoice = load(s, who.merchant_id, invoice_id)
     cancel(s, invoice)
+    # its pay link stops working now; a payment already at a bank's SCA page is cancelled
+    # there once this is committed, so nobody can still authorise it
+    in_flight = links.close(s, invoice, utcnow())
+    for payment_id in in_flight:
+        background.add_task(request.app.state.payments.cancel, payment_id)
     return out(invoice, date.today())
