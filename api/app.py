@@ -100,6 +100,30 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
+def _check_database(factory: sessionmaker[Session]) -> str:
+    from sqlalchemy import text
+
+    try:
+        with transaction(factory) as session:
+            session.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001  (a readiness answer, not an error page)
+        return f"{type(exc).__name__}: {str(exc)[:200]}"
+    return "ok"
+
+
+def _check_broker(url: str) -> str:
+    if not url:
+        return "not configured"
+    from kombu.connection import Connection
+
+    try:
+        with Connection(url, connect_timeout=2) as connection:  # type: ignore[no-untyped-call]
+            connection.ensure_connection(max_retries=1, timeout=2)
+    except Exception as exc:  # noqa: BLE001
+        return f"{type(exc).__name__}: {str(exc)[:200]}"
+    return "ok"
+
+
 def oauth_error(status: int, error: str, description: str) -> JSONResponse:
     """An error of the token endpoint as OAuth 2.0 (RFC 6749, 5.2) words it."""
     return JSONResponse({"error": error, "error_description": description}, status_code=status,
@@ -181,7 +205,19 @@ def create_app(settings: Settings, factory: sessionmaker[Session]) -> FastAPI:
 
     @app.get("/health", tags=["operations"])
     def health() -> dict[str, str]:
+        """The process answers (for a load balancer's liveness check)."""
         return {"status": "ok"}
+
+    @app.get("/ready", tags=["operations"])
+    def ready(request: Request) -> Response:
+        """The process can work: the database answers, and the broker when one is set
+        (503 with what is missing otherwise)."""
+        checks = {"database": _check_database(factory), "broker": _check_broker(settings.broker_url)}
+        failed = {k: v for k, v in checks.items() if v not in ("ok", "not configured")}
+        if failed:
+            return problem_response(request, Problem(
+                503, "not_ready", "; ".join(f"{k}: {v}" for k, v in failed.items()), checks=checks))
+        return JSONResponse({"status": "ready", **checks})
 
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     # the session cookie is signed with a key derived from, not equal to, the token key

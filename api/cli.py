@@ -45,7 +45,7 @@ app.add_typer(statements_app, name="statements")
 app.add_typer(review_app, name="review")
 app.add_typer(db_app, name="db")
 
-from api.cli_api import clients_app, merchants_app, serve, users_app  # noqa: E402  (after the app they join)
+from api.cli_api import beat, clients_app, merchants_app, serve, users_app, worker  # noqa: E402  (after the app they join)
 from api.cli_state import State  # noqa: E402
 from api.cli_sandbox import sandbox_app  # noqa: E402
 
@@ -55,6 +55,8 @@ app.add_typer(clients_app, name="clients")
 app.add_typer(users_app, name="users")
 app.add_typer(fees_app, name="fees")
 app.command("serve")(serve)
+app.command("worker")(worker)
+app.command("beat")(beat)
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)

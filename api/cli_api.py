@@ -159,3 +159,35 @@ def users_create(
     with rt.unit() as session:
         user = create_user(session, rt.merchant_id(session), email, password, role)
         out.print(f"user {user.email} ({user.role}) created")
+
+
+def worker(
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Worker processes")] = 2,
+    loglevel: Annotated[str, typer.Option(help="debug, info, warning")] = "info",
+) -> None:
+    """A Celery worker: statement imports, webhook deliveries, payment polling (needs
+    KVITS_BROKER_URL)."""
+    from core.errors import KvitsError
+    from core.settings import get_settings
+    from core.tasks import celery_app
+
+    if not get_settings().broker_url:
+        raise KvitsError("kvits worker needs a broker: set KVITS_BROKER_URL (e.g. redis://127.0.0.1:6379/0); "
+                         "without one kvits serve does this work itself")
+    celery_app().worker_main(["worker", f"--concurrency={concurrency}", f"--loglevel={loglevel}"])
+
+
+def beat(loglevel: Annotated[str, typer.Option(help="debug, info, warning")] = "info") -> None:
+    """Celery beat: sends the scheduled work (webhook retries, payment polling, following
+    pay link payments) every minute to the workers (needs KVITS_BROKER_URL). Run one."""
+    import tempfile
+    from pathlib import Path
+
+    from core.errors import KvitsError
+    from core.settings import get_settings
+    from core.tasks import celery_app
+
+    if not get_settings().broker_url:
+        raise KvitsError("kvits beat needs a broker: set KVITS_BROKER_URL (e.g. redis://127.0.0.1:6379/0)")
+    schedule = Path(tempfile.gettempdir()) / "kvits-beat-schedule"
+    celery_app().start(["beat", f"--loglevel={loglevel}", f"--schedule={schedule}"])

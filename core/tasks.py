@@ -13,11 +13,23 @@ from celery import Celery, Task
 from core.settings import get_settings
 
 
+# where the tasks live (a worker imports them all)
+TASK_MODULES = ("api.tasks", "psd2.tasks", "paylinks.tasks", "reconciliation.tasks")
+# what `kvits beat` sends, each minute: retries and follow-ups must not depend on a
+# request coming along (each task is idempotent and safe when two run at once)
+BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    "deliver webhooks that are due": {"task": "webhooks.pump", "schedule": 60.0},  # float-ok: seconds
+    "poll payment attempts that are due": {"task": "psd2.poll_due", "schedule": 60.0},  # float-ok: seconds
+    "follow pay link payments in flight": {"task": "paylinks.follow_due", "schedule": 60.0},  # float-ok: seconds
+}
+
+
 @lru_cache(maxsize=1)
 def celery_app() -> Celery:
     settings = get_settings()
-    app = Celery("kvits", broker=settings.broker_url or "memory://", backend=None)
+    app = Celery("kvits", broker=settings.broker_url or "memory://", backend=None, include=list(TASK_MODULES))
     app.conf.update(
+        beat_schedule=BEAT_SCHEDULE,
         task_always_eager=not settings.broker_url,
         task_acks_late=True,  # a worker that dies mid-task leaves it to another
         task_reject_on_worker_lost=True,

@@ -153,3 +153,28 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
         report.outcome = "failed"
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.longrepr = f"skipped on CI, which must run every test: {reason}"
+
+
+# ---------------------------------------------------------------- Redis
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """KVITS_TEST_REDIS_URL (`.ci/run` sets it), emptied for the test; skipped without it
+    (failed on CI, like PostgreSQL)."""
+    url = os.environ.get("KVITS_TEST_REDIS_URL", "")
+    if not url:
+        if ON_CI:
+            pytest.fail("KVITS_TEST_REDIS_URL is not set: on CI the Redis tests must run")
+        pytest.skip("KVITS_TEST_REDIS_URL not set (Redis tests)")
+    from kombu.connection import Connection
+
+    try:
+        with Connection(url, connect_timeout=2) as connection:  # type: ignore[no-untyped-call]
+            connection.ensure_connection(max_retries=1, timeout=2)
+            connection.default_channel.client.flushdb()
+    except Exception as exc:  # noqa: BLE001
+        if ON_CI:
+            pytest.fail(f"Redis at KVITS_TEST_REDIS_URL unreachable: {exc}")
+        pytest.skip(f"Redis unreachable: {exc}")
+    return url
