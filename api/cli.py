@@ -304,6 +304,21 @@ def invoices_show(number: str) -> None:
             amt = "" if ev.amount_minor is None else str(render.money(ev.amount_minor, inv.currency))
             hist.add_row(ev.created_at.strftime("%Y-%m-%d %H:%M"), ev.kind, amt, escape(ev.detail or ""))
         out.print(hist)
+        from paylinks.models import PayerPayment
+
+        paid_by_link = list(session.scalars(select(PayerPayment).where(PayerPayment.invoice_id == inv.id)
+                                            .order_by(PayerPayment.id)))
+        if paid_by_link:
+            pay = Table(title="Payments through its pay link")
+            for col in ("payment", "state", "amount", "bank", "end-to-end id", "started"):
+                pay.add_column(col)
+            for p in paid_by_link:
+                pay.add_row(f"pay_{p.id}", p.state, str(render.money(p.amount_minor, p.currency)), p.bank_id or "",
+                            p.end_to_end_id, p.created_at.strftime("%Y-%m-%d %H:%M"))
+            out.print(pay)
+        if inv.pending_minor:
+            out.print(f"payment pending: {render.money(inv.pending_minor, inv.currency)} {inv.currency} accepted by the "
+                      "payer's bank, not yet on a statement")
 
 
 # ------------------------------------------------------------------ statements
@@ -667,8 +682,10 @@ def main() -> None:
         sys.exit(70)
 
 @fees_app.command("statement")
-def fees_statement(month: Annotated[str, typer.Option(help="YYYY-MM, e.g. 2026-11")]) -> None:
+def fees_statement(month: Annotated[str | None, typer.Option(help="YYYY-MM, e.g. 2026-11; default this month")] = None
+                   ) -> None:
     """The merchant's (-m) fee statement of MONTH: each payment's fee, totals per currency."""
+    month = month or date.today().strftime("%Y-%m")
     from rich.table import Table
 
     from core.money import from_minor

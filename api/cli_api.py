@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-merchants_app = typer.Typer(help="Merchants (tenants): create, update.", no_args_is_help=True)
+merchants_app = typer.Typer(help="Merchants (tenants): create, list, update.", no_args_is_help=True)
 users_app = typer.Typer(help="People who sign in to the web pages.", no_args_is_help=True)
 clients_app = typer.Typer(help="Machine clients of the HTTP API (OAuth2 client credentials): create, list, revoke.",
                           no_args_is_help=True)
@@ -62,6 +62,22 @@ def _iban(value: str) -> str:
         return str(IBAN(value).compact)
     except SchwiftyException as exc:
         raise typer.BadParameter(f"{value!r} is not an IBAN: {exc}", param_hint="--iban") from None
+
+
+@merchants_app.command("list")
+def merchants_list() -> None:
+    """Every merchant: code, name, IBAN, fee."""
+    from api.cli_state import State
+    from core.models import Merchant
+    from sqlalchemy import select
+
+    rt = State.rt()
+    with rt.unit() as session:
+        rows = list(session.scalars(select(Merchant).order_by(Merchant.code)))
+        for m in rows:
+            out.print(f"{m.code}  {m.name}  IBAN {m.iban or '-'}  fee {m.fee_bp / 100:g}%")
+        if not rows:
+            out.print("no merchants: kvits demo, or kvits merchants create CODE")
 
 
 @merchants_app.command("update")

@@ -275,3 +275,14 @@ def test_an_invoice_number_pattern_that_cannot_count_is_refused(db: str, pattern
     assert res.returncode == 1
     assert res.stderr.startswith(f"error: bad setting KVITS_INVOICE_NUMBER_PATTERN={pattern!r}")
     assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_merchants_list_and_fees_this_month(db: str) -> None:
+    assert kvits("merchants", "create", "shop", "--name", "SIA Shop", "--iban", "LV21DZIN0000000000006",
+                 db=db).returncode == 0
+    listed = kvits("merchants", "list", db=db)
+    assert listed.returncode == 0 and "shop  SIA Shop  IBAN LV21DZIN0000000000006  fee 1%" in listed.stdout
+    bad = kvits("merchants", "create", "x", "--iban", "LV00NOPE", db=db)
+    assert bad.returncode == 2 and "is not an IBAN" in bad.stderr
+    fees = kvits("fees", "statement", db=db, merchant="shop")
+    assert fees.returncode == 0 and fees.stdout.startswith("no fees in 20")

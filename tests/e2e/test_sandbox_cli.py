@@ -160,3 +160,5 @@ def test_the_whole_loop_through_a_pay_link(sandbox_url: str, sqlite_url: str, tm
     fees = kvits("fees", "statement", "--month", today.strftime("%Y-%m"), db=sqlite_url, merchant="shop")
     assert fees.returncode == 0, fees.stderr
     assert fees.stdout.count("KV") == 1 and "3.30" in fees.stdout and "329.56" in fees.stdout, fees.stdout
+    shown = kvits("invoices", "show", "INV-2026-0041", db=sqlite_url, merchant="shop")
+    assert "Payments through its pay link" in shown.stdout and "settled" in shown.stdout, shown.stdout
