@@ -90,9 +90,9 @@ def test_events_are_delivered_signed(api: Api, factory: sessionmaker[Session], r
     demo_data(factory, "shop-a")
     job = finished(api, upload(api, (REPO_ROOT / "examples" / "demo-statement.xml").read_bytes()).json()["id"])
     assert job["state"] == "done"
-    wait_for(lambda: "statement.imported" in rec.events())
-    wait_for(lambda: rec.events().count("invoice.paid") >= 5)
-    assert "reconciliation.suggestion_created" in rec.events() and "invoice.partially_paid" in rec.events()
+    # deliveries run concurrently: they arrive in any order
+    wait_for(lambda: {"statement.imported", "reconciliation.suggestion_created", "invoice.partially_paid"}
+             <= set(rec.events()) and rec.events().count("invoice.paid") >= 5)
     for call in rec.calls:
         assert verify(secret, call["headers"], call["body"])
         assert call["headers"]["webhook-id"].startswith("evt_")
