@@ -16,13 +16,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api import problems
 from api.clients import ActiveClients
-from paylinks import web as paylinks_web
-from paylinks.service import Payments
-from paylinks.follow import Follower
-from paylinks.web import Guesses
-from psd2.attempts import Attempts
-from psd2.client import Psd2Client
-from psd2.registry import Registry
 from api.oauth import TokenServer
 from api.problems import Problem, problem_response
 from api.routes import customers, invoices, payments, reconciliation, statements, web, webhooks
@@ -31,6 +24,11 @@ from core.db import transaction
 from core.events import take_emitted
 from core.oauth_request import FormRequest
 from core.settings import Settings
+from paylinks import web as paylinks_web
+from paylinks.follow import Follower
+from paylinks.service import payments_for
+from paylinks.web import Guesses
+from psd2.registry import Registry
 
 MAX_BODY = 1024 * 1024  # JSON bodies; statement uploads will have their own, documented limit
 
@@ -145,9 +143,7 @@ def create_app(settings: Settings, factory: sessionmaker[Session]) -> FastAPI:
     app.state.active_clients = ActiveClients()
     # the payer's pages and their bank payments (PSD2 through the registry's banks)
     app.state.banks = Registry.from_settings(settings.sandbox_url, settings.psd2_banks_file)
-    public = settings.public_url.rstrip("/")
-    app.state.payments = Payments(factory, Attempts(factory, lambda bank_id: Psd2Client(app.state.banks.get(bank_id))),
-                                  return_url=lambda token: f"{public}/pay/{token}/return")
+    app.state.payments = payments_for(settings, factory, app.state.banks)
     app.state.guesses = Guesses()
     if settings.broker_url:  # a worker follows payments whose payer does not come back (beat: every minute)
         from paylinks.tasks import follow_due_task

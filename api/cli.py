@@ -229,7 +229,7 @@ def invoices_pay_link(number: str) -> None:
     with rt.unit() as session:
         invoice = invoices.lock(session, invoices.find_invoice(session, rt.merchant_id(session), number))
         token = links.issue(session, invoice, utcnow(), rt.settings.pay_link_days)
-    out.print(f"{rt.settings.public_url.rstrip('/')}/pay/{token}", soft_wrap=True)
+    out.print(links.pay_url(rt.settings.public_url, token), soft_wrap=True)
     out.print(f"[dim]valid {rt.settings.pay_link_days} days (KVITS_PAY_LINK_DAYS); served by `kvits serve`[/dim]")
 
 

@@ -24,6 +24,11 @@ class PayLinkError(KvitsError):
     pass
 
 
+def pay_url(public_url: str, token: str, page: str = "") -> str:
+    """The link as payers (and, with page="/return", banks) reach it."""
+    return f"{public_url.rstrip('/')}/pay/{token}{page}"
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("ascii")).hexdigest()
 

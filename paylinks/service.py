@@ -37,8 +37,11 @@ from paylinks import links
 from paylinks.fees import fee_minor
 from paylinks.models import FeeEntry, PayerPayment
 from paylinks.states import ACTIVE, FROM_ATTEMPT, State, TransitionError, advance
+from core.settings import Settings
 from psd2.attempts import AttemptError, Attempts
+from psd2.client import Psd2Client
 from psd2.models import PaymentAttempt
+from psd2.registry import Registry
 from psd2.types import PaymentOrder
 
 
@@ -356,3 +359,11 @@ def reverse_fee(session: Session, p: PayerPayment, now: datetime) -> None:
                          fee_minor=-fee.fee_minor, rate_bp=fee.rate_bp, currency=p.currency, month=f"{now:%Y-%m}",
                          created_at=now))
     session.flush()
+
+
+def payments_for(settings: Settings, factory: sessionmaker[Session], registry: Registry | None = None) -> Payments:
+    """The payments of this deployment: its banks (the registry of its settings), bank
+    clients per call, and bank returns to KVITS_PUBLIC_URL."""
+    banks = registry or Registry.from_settings(settings.sandbox_url, settings.psd2_banks_file)
+    return Payments(factory, Attempts(factory, lambda bank_id: Psd2Client(banks.get(bank_id))),
+                    return_url=lambda token: links.pay_url(settings.public_url, token, "/return"))

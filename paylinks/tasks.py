@@ -8,10 +8,7 @@ from core.db import make_engine, session_factory
 from core.settings import get_settings
 from core.tasks import celery_app
 from paylinks.follow import follow_due
-from paylinks.service import Payments
-from psd2.attempts import Attempts
-from psd2.client import Psd2Client
-from psd2.registry import Registry
+from paylinks.service import Payments, payments_for
 
 app = celery_app()
 
@@ -19,11 +16,7 @@ app = celery_app()
 @lru_cache(maxsize=1)
 def _payments() -> Payments:
     settings = get_settings()
-    registry = Registry.from_settings(settings.sandbox_url, settings.psd2_banks_file)
-    factory = session_factory(make_engine(settings.resolved_database_url()))
-    public = settings.public_url.rstrip("/")
-    return Payments(factory, Attempts(factory, lambda bank_id: Psd2Client(registry.get(bank_id))),
-                    return_url=lambda token: f"{public}/pay/{token}/return")
+    return payments_for(settings, session_factory(make_engine(settings.resolved_database_url())))
 
 
 @app.task(name="paylinks.follow_due")  # type: ignore[untyped-decorator]

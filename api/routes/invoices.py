@@ -145,7 +145,7 @@ def approve_invoice(invoice_id: str, request: Request, who: Annotated[Principal,
     settings = request.app.state.settings
     invoice = approve(s, load(s, who.merchant_id, invoice_id), number_pattern=settings.invoice_number_pattern)
     token = links.issue(s, invoice, utcnow(), settings.pay_link_days)
-    return out(invoice, date.today()).model_copy(update={"pay_url": f"{settings.public_url.rstrip('/')}/pay/{token}"})
+    return out(invoice, date.today()).model_copy(update={"pay_url": links.pay_url(settings.public_url, token)})
 
 
 @router.post("/{invoice_id}/pay-link", response_model=InvoiceOut,
@@ -155,7 +155,7 @@ def new_pay_link(invoice_id: str, request: Request, who: Annotated[Principal, De
     settings = request.app.state.settings
     invoice = invoice_service.lock(s, load(s, who.merchant_id, invoice_id))
     token = links.issue(s, invoice, utcnow(), settings.pay_link_days)
-    return out(invoice, date.today()).model_copy(update={"pay_url": f"{settings.public_url.rstrip('/')}/pay/{token}"})
+    return out(invoice, date.today()).model_copy(update={"pay_url": links.pay_url(settings.public_url, token)})
 
 
 @router.post("/{invoice_id}/cancel", response_model=InvoiceOut)
