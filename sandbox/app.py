@@ -1,8 +1,10 @@
-"""The sandbox as one FastAPI app: every bank host, the SCA pages, the OAuth server, and
-a back office (`/_sandbox/...`) for people and tests: accounts, statements, faults, clock."""
+"""The sandbox as one FastAPI app: every bank host, the SCA pages, the OAuth server, the
+card acquirer (`/acquirer`), and a back office (`/_sandbox/...`) for people and tests:
+accounts, statements, faults, clock."""
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -12,7 +14,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from sandbox import sca, statements, xs2a
+from sandbox import acquirer_routes, sca, statements, xs2a
+from sandbox.acquirer import ACQUIRER_KEY, TEST_CARDS
 from sandbox.xs2a import EARLIEST
 from sandbox.banks import BANKS, BY_ID, BankProfile, hosts
 from sandbox.errors import TppError, format_error
@@ -78,6 +81,7 @@ def create_app(world: World | None = None, config: SandboxConfig | None = None) 
         app.include_router(xs2a.router(host))
         app.include_router(sca.router(banks[0].host_path, banks, world,
                                       oauth if banks[0].dialect == "oauth" else None))
+    app.include_router(acquirer_routes.router(world))
 
     def echo(request: Request) -> str | None:
         value = request.headers.get("x-request-id")
@@ -89,6 +93,8 @@ def create_app(world: World | None = None, config: SandboxConfig | None = None) 
 
     @app.exception_handler(StarletteHTTPException)
     def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if request.url.path.startswith(acquirer_routes.PREFIX + "/v1/"):
+            return acquirer_routes.http_error(request.url.path, request.method, exc.status_code)
         # an address or method the bank does not serve: under /v1 in the standard's shape too
         if any(request.url.path.startswith(p + "/v1/") for p in hosts()):
             error = TppError(405, "SERVICE_INVALID", f"{request.method} is not offered here") if exc.status_code == 405 \
@@ -111,6 +117,7 @@ def create_app(world: World | None = None, config: SandboxConfig | None = None) 
             f"<td><code>{base}{b.api_path}/v1/</code>{'?bic=' + b.bic if b.dialect == 'hub' else ''}</td></tr>"
             for b in BANKS)
         users = "".join(f"<li><code>{u.id}</code> {u.name}: {u.description}</li>" for u in USERS)
+        cards = "".join(f"<tr><td><code>{n}</code></td><td>{html.escape(what)}</td></tr>" for n, _, what in TEST_CARDS)
         return HTMLResponse(
             "<!doctype html><html lang=en><meta charset=utf-8><title>kvits sandbox banks</title>"
             "<body style='font-family:system-ui;max-width:60rem;margin:2rem auto'>"
@@ -118,6 +125,12 @@ def create_app(world: World | None = None, config: SandboxConfig | None = None) 
             f"<th>BIC</th><th>dialect</th><th>API</th></tr>{rows}</table>"
             f"<h2>Test users</h2><ul>{users}</ul><p>One-time code: <code>{ONE_TIME_CODE}</code>. "
             f"OAuth client of the OAuth bank: <code>{TPP_CLIENT_ID}</code> / <code>{TPP_CLIENT_SECRET}</code>.</p>"
+            f"<h2>Card acquirer</h2><p>Sandbox Card Acquiring: a JSON API at <code>{base}/acquirer/v1/</code> "
+            f"(header <code>Authorization: Bearer {ACQUIRER_KEY}</code>) opens card payments that the payer "
+            "pays on the acquirer's hosted card form (with 3-D Secure); captures and refunds are paid out "
+            "each next business day as one booking on the merchant's account. Test cards (any future "
+            "expiry, any CVC, any name; any other valid number is authorised):</p>"
+            f"<table border=1 cellpadding=4><tr><th>Card</th><th>What happens</th></tr>{cards}</table>"
             "<p>Accounts: <a href='/_sandbox/accounts'>/_sandbox/accounts</a>. API description: "
             "<a href='/openapi.json'>/openapi.json</a>.</p></body></html>")
 

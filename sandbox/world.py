@@ -9,7 +9,9 @@ Time-driven changes happen in `tick`, which every request runs first:
   standard requires;
 - an accepted standard payment moves ACTC -> ACSP and, on its execution date (the next
   TARGET business day), is booked: debtor debited, creditor credited, ACSC;
-- each merchant account gets its day of other traffic once the day is over.
+- each merchant account gets its day of other traffic once the day is over;
+- the card acquirer (`sandbox/acquirer.py`) expires unpaid card payments and pays its
+  payouts on the next business day.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
-from typing import Literal, cast
+from typing import TYPE_CHECKING, Literal, cast
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -31,6 +33,9 @@ from schwifty import IBAN
 from sandbox.banks import BANKS, BY_ID, BankProfile
 from sandbox.users import BY_ID as USERS_BY_ID
 from sandbox.users import USERS, TestUser
+
+if TYPE_CHECKING:
+    from sandbox.acquirer import Acquirer
 
 LOCAL = ZoneInfo("Europe/Riga")  # the three Baltic states share EET/EEST
 
@@ -212,6 +217,8 @@ class Settings:
 
 class World:
     def __init__(self, clock: Clock | None = None, settings: Settings | None = None) -> None:
+        from sandbox.acquirer import Acquirer  # here: it builds on this module's bookings
+
         self.clock = clock or OffsetClock()
         self.settings = settings or Settings()
         self.lock = threading.RLock()
@@ -236,6 +243,7 @@ class World:
                 )
                 self.accounts[iban] = account
                 self.accounts_by_id[account.resource_id] = account
+        self.acquirer: Acquirer = Acquirer(self)
         self.tick()
 
     # -- time ------------------------------------------------------------------
@@ -274,6 +282,7 @@ class World:
             for account in self.accounts.values():
                 if account.owner.behaviour == "merchant":
                     self._other_traffic(account, today)
+            self.acquirer.tick(now, today)
 
     def _progress(self, payment: Payment, now: datetime, today: date) -> None:
         if payment.status == "ACTC" and payment.accepted_at and now - payment.accepted_at >= self.settings.accept_after:
@@ -493,9 +502,11 @@ _SUPPLIERS = (("SIA Latvijas Gaze", "LV97HABA0551000000001"), ("AS Elektrum", "L
 
 def _day_of_traffic(account: Account, day: date, reference: Callable[[BankProfile, date], str],
                     booked_at: datetime, fee_day: bool) -> Iterable[Booking]:
-    """A merchant account's ordinary day: customers' transfers with free text, the card
-    acquirer's settlement batch, now and then an outgoing payment, and the monthly fee.
-    Seeded by account and day, so the same day always looks the same."""
+    """A merchant account's ordinary day: customers' transfers with free text, the
+    settlement batch of the shop's card terminals, now and then an outgoing payment, and
+    the monthly fee. Seeded by account and day, so the same day always looks the same.
+    (The terminals' acquirer is not `sandbox/acquirer.py`, whose payouts come from
+    "Sandbox Card Acquiring" with the payout id as end-to-end id.)"""
     rng = random.Random(f"{account.iban}:{day.isoformat()}")
     for _ in range(rng.randint(1, 3)):
         name, country = rng.choice(_PAYERS)
@@ -517,7 +528,7 @@ def _day_of_traffic(account: Account, day: date, reference: Callable[[BankProfil
         yield Booking(
             reference=reference(account.bank, day), booking_date=day, value_date=day,
             amount=gross, credit_debit="CRDT", bank_code=("PMNT", "MCRD", "POSP"), booked_at=booked_at,
-            counterparty_name="Sandbox Card Acquiring", batch_count=count,
+            counterparty_name="Sandbox Card Terminals", batch_count=count,
             unstructured=f"Card settlement {day:%Y-%m-%d} {count} payments",
             additional_info="Card payments settlement batch",
         )
