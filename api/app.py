@@ -26,6 +26,7 @@ from core.oauth_request import FormRequest
 from core.settings import Settings
 from paylinks import web as paylinks_web
 from paylinks.follow import Follower
+from paylinks.refunds import refunds_for
 from paylinks.service import payments_for
 from paylinks.web import Guesses
 from psd2.registry import Registry
@@ -144,13 +145,14 @@ def create_app(settings: Settings, factory: sessionmaker[Session]) -> FastAPI:
     # the payer's pages and their bank payments (PSD2 through the registry's banks)
     app.state.banks = Registry.from_settings(settings.sandbox_url, settings.psd2_banks_file)
     app.state.payments = payments_for(settings, factory, app.state.banks)
+    app.state.refunds = refunds_for(settings, app.state.payments, app.state.banks)
     app.state.guesses = Guesses()
     if settings.broker_url:  # a worker follows payments whose payer does not come back (beat: every minute)
         from paylinks.tasks import follow_due_task
 
         app.state.payments.on_start = lambda: follow_due_task.apply_async(countdown=10)
     else:
-        app.state.payments.on_start = Follower(app.state.payments).wake
+        app.state.payments.on_start = Follower(app.state.payments, refunds=app.state.refunds).wake
     problems.install(app)
     app.include_router(customers.router)
     app.include_router(invoices.router)

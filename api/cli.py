@@ -36,6 +36,7 @@ app = typer.Typer(
 customers_app = typer.Typer(help="Customers of the merchant.", no_args_is_help=True)
 invoices_app = typer.Typer(help="Invoices: import, create, list, pay links.", no_args_is_help=True)
 fees_app = typer.Typer(help="kvits' fee on payments through pay links.", no_args_is_help=True)
+payments_app = typer.Typer(help="Payments payers made through pay links: list, refund.", no_args_is_help=True)
 statements_app = typer.Typer(help="Bank statements: import, list, show.", no_args_is_help=True)
 review_app = typer.Typer(help="Matches the engine was not sure of: accept, reject, assign, undo.")
 db_app = typer.Typer(help="Database schema (Alembic).", no_args_is_help=True)
@@ -54,6 +55,7 @@ app.add_typer(merchants_app, name="merchants")
 app.add_typer(clients_app, name="clients")
 app.add_typer(users_app, name="users")
 app.add_typer(fees_app, name="fees")
+app.add_typer(payments_app, name="payments")
 app.command("serve")(serve)
 app.command("worker")(worker)
 app.command("beat")(beat)
@@ -713,6 +715,86 @@ def fees_statement(month: Annotated[str | None, typer.Option(help="YYYY-MM, e.g.
         table.add_row("total", "", f"{total.payments} payment{'' if total.payments == 1 else 's'}", str(from_minor(total.base_minor, total.currency)), "",
                       str(from_minor(total.fee_minor, total.currency)), style="bold")
         out.print(table)
+
+
+@payments_app.command("list")
+def payments_list(invoice: Annotated[str | None, typer.Option(help="only this invoice's (its number)")] = None,
+                  limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50) -> None:
+    """The merchant's (-m) pay link payments, newest first, with what was refunded."""
+    from rich.table import Table
+    from sqlalchemy import select
+
+    from core.money import from_minor
+    from invoices import service as invoices
+    from invoices.models import Invoice
+    from paylinks.models import PayerPayment
+
+    rt = State.rt()
+    with rt.unit() as session:
+        mid = rt.merchant_id(session)
+        query = select(PayerPayment, Invoice.number).join(Invoice, Invoice.id == PayerPayment.invoice_id).where(
+            PayerPayment.merchant_id == mid)
+        if invoice:
+            query = query.where(PayerPayment.invoice_id == invoices.find_invoice(session, mid, invoice).id)
+        rows = session.execute(query.order_by(PayerPayment.id.desc()).limit(limit)).all()
+        table = Table(title="Payments")
+        for column in ("payment", "invoice", "method", "state", "amount", "refunded", "paid with", "when"):
+            table.add_column(column, justify="right" if column in ("amount", "refunded") else "left")
+        for p, number in rows:
+            table.add_row(f"pay_{p.id}", number or "", p.method, p.state, f"{from_minor(p.amount_minor, p.currency)} {p.currency}",
+                          str(from_minor(p.refunded_minor, p.currency)) if p.refunded_minor else "",
+                          p.card or p.bank_id or "", f"{p.created_at:%Y-%m-%d %H:%M}")
+    if not rows:
+        out.print("no payments")
+        return
+    out.print(table)
+
+
+@payments_app.command("refund")
+def payments_refund(payment: Annotated[str, typer.Argument(help="the payment, e.g. pay_12")],
+                    amount: Annotated[str | None, typer.Option(help="how much; default all that is left")] = None,
+                    reason: Annotated[str, typer.Option(help="shown on the invoice's timeline")] = "",
+                    iban: Annotated[str | None, typer.Option(help="bank payments: the payer's IBAN, when the "
+                                                                      "statement has not shown it")] = None,
+                    name: Annotated[str | None, typer.Option(help="bank payments: the payer's name")] = None,
+                    bank: Annotated[str | None, typer.Option(help="bank payments: the bank holding the merchant's "
+                                                                      "account (registry id)")] = None) -> None:
+    """Give back all or part of PAYMENT: a card payment through the acquirer, a bank
+    payment as a transfer from the merchant's account, confirmed at their bank (the
+    address to confirm it at is printed)."""
+    from decimal import Decimal, InvalidOperation
+
+    from core.money import from_minor, to_minor
+    from paylinks.models import PayerPayment
+    from paylinks.refunds import refunds_for
+    from paylinks.service import payments_for
+
+    rt = State.rt()
+    head, _, tail = payment.partition("_")
+    if head != "pay" or not tail.isascii() or not tail.isdigit() or len(tail) > 18:
+        raise typer.BadParameter(f"{payment[:40]!r} is not a payment id (pay_12)", param_hint="PAYMENT")
+    with rt.unit() as session:
+        mid = rt.merchant_id(session)
+        found = session.get(PayerPayment, int(tail))
+        if found is None or found.merchant_id != mid:
+            fail(f"no payment {payment}")
+        currency = found.currency
+    minor = None
+    if amount is not None:
+        try:
+            minor = to_minor(Decimal(amount.strip().replace(",", ".")), currency)
+        except (InvalidOperation, KvitsError) as exc:
+            raise typer.BadParameter(f"{amount[:30]!r} is not an amount in {currency}: {exc}",
+                                     param_hint="--amount") from None
+    refunds = refunds_for(rt.settings, payments_for(rt.settings, rt.factory))
+    made = refunds.request(mid, int(tail), minor, reason=reason, requested_by="cli", payee_iban=iban,
+                           payee_name=name, bank_id=bank)
+    what = f"refund re_{made.id} of {from_minor(made.amount_minor, made.currency)} {made.currency}: {made.state}"
+    if made.state == "failed":
+        fail(f"{what} ({made.failure})")
+    out.print(what)
+    if made.sca_url:
+        out.print(f"confirm the transfer at your bank: {made.sca_url}", soft_wrap=True)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ DECISION_STYLE = {
     "reversal": "magenta",
     "reversal_unmatched": "magenta",
     "reversed": "magenta",
+    "card_payout": "green",
 }
 
 
@@ -131,6 +132,8 @@ def import_report(console: Console, report: ImportReport, *, details: bool = Tru
         f"reversals {report.count('reversal') + report.count('reversal_unmatched')} · "
         f"outgoing {report.count('outgoing')} · already known {report.count('duplicate')}"
         + (f" · not booked {report.count('not_booked')}" if report.count("not_booked") else "")
+        + (f" · [green]card payouts {report.count('card_payout')}[/] ({sums('card_payout')})"
+           if report.count("card_payout") else "")
     )
 
 

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     broker_url: str = ""
     # Where `kvits sandbox` serves its banks; the PSD2 registry points the sandbox banks there
     sandbox_url: str = "http://127.0.0.1:8700"
+    # The card acquirer's API root; empty: the sandbox's acquirer (sandbox_url + /acquirer/v1)
+    acquirer_url: str = ""
+    # kvits' secret key at the card acquirer; empty: no card payments (the default is the sandbox's)
+    acquirer_key: str = "sk_sandbox_kvits"
     # JSON list of further banks for the PSD2 registry (see docs/psd2.md)
     psd2_banks_file: str = ""
     # Key that signs the HTTP API's access tokens; empty: a random key kept in the data dir

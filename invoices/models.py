@@ -111,6 +111,8 @@ class Invoice(Base):
     viewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # accepted by the payer's bank through the pay link, not yet on the merchant's statement
     pending_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # given back to the payer (refunds): a credit against what was paid, the invoice stays settled
+    refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
     customer: Mapped[Customer] = relationship()
     lines: Mapped[list[InvoiceLine]] = relationship(

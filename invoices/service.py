@@ -341,6 +341,19 @@ def change_paid(session: Session, invoice: Invoice, delta_minor: int, detail: st
              total=str(from_minor(invoice.total_minor, invoice.currency)), currency=invoice.currency)
 
 
+def record_refund(session: Session, invoice: Invoice, amount_minor: int, detail: str) -> None:
+    """Money given back to the payer (a credit against what was paid, as a credit note
+    would be): the invoice keeps its status, its timeline shows the refund. Never more
+    than was paid."""
+    lock(session, invoice)
+    if amount_minor <= 0 or invoice.refunded_minor + amount_minor > invoice.paid_minor + invoice.pending_minor:
+        raise InvoiceError(f"invoice {invoice.number}: a refund of {from_minor(amount_minor, invoice.currency)} is "
+                           f"more than the {from_minor(invoice.paid_minor - invoice.refunded_minor, invoice.currency)} "
+                           f"{invoice.currency} paid and not yet refunded")
+    invoice.refunded_minor += amount_minor
+    _event(session, invoice, "refund", detail, -amount_minor)
+
+
 def cancel(session: Session, invoice: Invoice) -> None:
     lock(session, invoice)
     try:

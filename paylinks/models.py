@@ -68,18 +68,73 @@ class PayerPayment(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     authorised_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # card payments: the acquirer's payment, the card as the acquirer shows it, and the
+    # payout (daily batch) its capture belongs to
+    acquirer_id: Mapped[str | None] = mapped_column(String(80), index=True)
+    card: Mapped[str | None] = mapped_column(String(40))
+    captured_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    payout_id: Mapped[str | None] = mapped_column(String(80), index=True)
+    # who paid: from the statement's credit (bank) or the refund request, for bank refunds
+    payer_iban: Mapped[str | None] = mapped_column(String(34))
+    payer_name: Mapped[str | None] = mapped_column(String(140))
+
+
+REFUND_STATES = ("pending", "awaiting_sca", "succeeded", "failed")
+
+
+class Refund(Base):
+    """Money given back on a payment (`re_…` in the API): through the acquirer for a
+    card, as an outgoing credit transfer from the merchant's account for a bank payment.
+    A pending or awaiting refund already counts against what can still be refunded."""
+
+    __tablename__ = "refunds"
+    __table_args__ = (
+        CheckConstraint("amount_minor > 0", name="amount_positive"),
+        CheckConstraint("method IN ('bank', 'card')", name="method"),
+        CheckConstraint("state IN (" + ", ".join(f"'{s}'" for s in REFUND_STATES) + ")", name="state"),
+        UniqueConstraint("merchant_id", "end_to_end_id"),
+    )
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payer_payments.id"), index=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    method: Mapped[str] = mapped_column(String(8))
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    end_to_end_id: Mapped[str] = mapped_column(String(35))
+    payee_iban: Mapped[str | None] = mapped_column(String(34))
+    payee_name: Mapped[str | None] = mapped_column(String(140))
+    acquirer_refund_id: Mapped[str | None] = mapped_column(String(80))
+    payout_id: Mapped[str | None] = mapped_column(String(80), index=True)  # the card payout it is netted in
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("psd2_payment_attempts.id"))
+    sca_url: Mapped[str | None] = mapped_column(Text)
+    failure: Mapped[str | None] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    succeeded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class FeeEntry(Base):
     """The merchant's fee: one row per payment and kind, whatever is retried."""
 
     __tablename__ = "fee_ledger"
-    __table_args__ = (UniqueConstraint("payment_id", "kind"),
-                      CheckConstraint("kind IN ('fee', 'refund', 'reversal')", name="kind"))
+    __table_args__ = (
+        # the fee and its reversal once per payment; a refund's share once per refund
+        Index("uq_fee_ledger_payment_kind", "payment_id", "kind", unique=True,
+              sqlite_where=text("refund_id IS NULL"), postgresql_where=text("refund_id IS NULL")),
+        Index("uq_fee_ledger_refund", "refund_id", unique=True, sqlite_where=text("refund_id IS NOT NULL"),
+              postgresql_where=text("refund_id IS NOT NULL")),
+        CheckConstraint("kind IN ('fee', 'refund', 'reversal')", name="kind"),
+    )
 
     id: Mapped[int] = mapped_column(PK, primary_key=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
     payment_id: Mapped[int] = mapped_column(ForeignKey("payer_payments.id"))
+    refund_id: Mapped[int | None] = mapped_column(ForeignKey("refunds.id"))
     kind: Mapped[str] = mapped_column(String(8))
     base_minor: Mapped[int] = mapped_column(BigInteger)  # the payment's amount the fee is on
     fee_minor: Mapped[int] = mapped_column(BigInteger)

@@ -61,7 +61,7 @@ def epc_qr(merchant: Merchant, invoice: Invoice, amount_minor: int) -> str | Non
 
 
 def invoice_page(language: str, merchant: Merchant, invoice: Invoice, *, state: str, pay_url: str,
-                 banks: list[Bank], error: str | None = None) -> str:
+                 banks: list[Bank], error: str | None = None, card: bool = False) -> str:
     cur = invoice.currency
 
     def m(minor: int) -> str:
@@ -79,14 +79,16 @@ def invoice_page(language: str, merchant: Merchant, invoice: Invoice, *, state: 
         total=m(invoice.total_minor), paid=m(invoice.paid_minor), paid_any=invoice.paid_minor > 0,
         state=state, payable=m(payable) if payable else None, overdue=bool(payable) and invoice.due_date < date.today(), payable_plain=str(from_minor(payable, cur)),
         currency=cur, partial=merchant.partial_payments, banks=banks if merchant.iban else [], pay_url=pay_url,
+        card=card and bool(merchant.iban),
         error=error, qr=epc_qr(merchant, invoice, payable) if payable else None, iban=merchant.iban,
         languages=[(code, i18n.NAMES[code]) for code in i18n.LANGUAGES])
 
 
 def payment_page(language: str, merchant: Merchant, invoice: Invoice, *, outcome: str, pay_url: str,
-                 amount_minor: int, currency: str, bank_name: str, end_to_end_id: str, when: datetime) -> str:
+                 amount_minor: int, currency: str, bank_name: str, end_to_end_id: str, when: datetime,
+                 method: str = "bank") -> str:
     return render(language, "payment.html", merchant_name=merchant.name, invoice_number=invoice.number,
-                  outcome=outcome, refresh=outcome == "processing", pay_url=pay_url,
+                  outcome=outcome, refresh=outcome == "processing", pay_url=pay_url, method=method,
                   **receipt_values(language, amount_minor, currency, bank_name, end_to_end_id, when.date()))
 
 

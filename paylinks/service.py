@@ -14,6 +14,7 @@ Money rules:
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from invoices import service as invoice_service
 from invoices.models import Invoice
 from invoices.status import OPEN, Status
 from paylinks import links
+from paylinks.acquirer import AcquirerClient, AcquirerError, CardPayment
 from paylinks.fees import fee_minor
 from paylinks.models import FeeEntry, PayerPayment
 from paylinks.states import ACTIVE, FROM_ATTEMPT, State, TransitionError, advance
@@ -43,6 +45,9 @@ from psd2.client import Psd2Client
 from psd2.models import PaymentAttempt
 from psd2.registry import Registry
 from psd2.types import PaymentOrder
+
+
+_log = logging.getLogger("kvits.paylinks")
 
 
 class PayError(KvitsError):
@@ -105,8 +110,10 @@ class Payments:
     payer back; `now` is the clock."""
 
     def __init__(self, factory: sessionmaker[Session], attempts: Attempts, return_url: Callable[[str], str],
-                 now: Callable[[], datetime] = utcnow) -> None:
+                 now: Callable[[], datetime] = utcnow, acquirer: Callable[[], AcquirerClient] | None = None) -> None:
         self.factory, self.attempts, self.return_url, self.now = factory, attempts, return_url, now
+        # the card acquirer (None: this deployment takes no cards)
+        self.acquirer = acquirer
         # called once a payment is at its bank: whoever follows payments in flight starts
         self.on_start: Callable[[], None] = lambda: None
 
@@ -121,11 +128,22 @@ class Payments:
         (an SCA that timed out ends it), replaced when the payer chose another bank or
         amount and its bank lets it be cancelled, stopped when the invoice was paid or
         cancelled meanwhile."""
+        payment_id = self._one_in_flight(token, "bank", bank_id, amount)
+        attempt_id = self._attempt_for(payment_id, token)
+        url = self._redirect(payment_id, attempt_id, token, psu_ip, user_agent)
+        self.follow(payment_id)
+        self.on_start()
+        return payment_id, url
+
+    def _one_in_flight(self, token: str, method: str, bank_id: str | None, amount: Decimal | None) -> int:
+        """This invoice's payment in flight when it fits what the payer chose now, else a
+        new one (the old one cancelled where its bank or acquirer still lets it be)."""
         for _ in range(4):
-            payment_id, fits = self._active_or_new(token, bank_id, amount)
+            payment_id, fits = self._active_or_new(token, method, bank_id, amount)
             if fits is None:  # new
-                break
-            if self.view(payment_id).attempt_id is not None:
+                return payment_id
+            current = self.view(payment_id)
+            if current.attempt_id is not None or current.acquirer_id is not None:
                 self.poll(payment_id)
             if State(self.view(payment_id).state) not in ACTIVE:
                 continue  # it ended at its bank (timed out, rejected, accepted): decide again
@@ -133,15 +151,71 @@ class Payments:
                 self.cancel(payment_id)
                 continue
             if fits == "other" and self.cancel(payment_id):
-                continue  # the payer chose another bank or amount: that one is replaced
-            break
-        else:
-            raise PayError(N_("The invoice is busy with another payment. Try again in a moment."))
-        attempt_id = self._attempt_for(payment_id, token)
-        url = self._redirect(payment_id, attempt_id, token, psu_ip, user_agent)
-        self.follow(payment_id)
+                continue  # the payer chose another bank, method or amount: that one is replaced
+            if fits == "other" and current.method != method:
+                break  # a payment by the other method cannot be joined
+            return payment_id
+        raise PayError(N_("The invoice is busy with another payment. Try again in a moment."))
+
+    def start_card(self, token: str, *, amount: Decimal | None = None) -> tuple[int, str]:
+        """The payer chose to pay by card: the payment and the address of the acquirer's
+        card form (the same form for a second click: the acquirer's payment is created
+        with the payment's end-to-end id as Idempotency-Key)."""
+        if self.acquirer is None:
+            raise PayError(N_("Card payments are not available. Pay from your bank instead."))
+        payment_id = self._one_in_flight(token, "card", None, amount)
+        with transaction(self.factory) as s:
+            p = s.get(PayerPayment, payment_id)
+            assert p is not None
+            invoice, merchant = s.get(Invoice, p.invoice_id), s.get(Merchant, p.merchant_id)
+            assert invoice is not None and merchant is not None
+            order = dict(idempotency_key=p.end_to_end_id, amount=from_minor(p.amount_minor, p.currency),
+                         currency=p.currency, reference=p.end_to_end_id,
+                         description=f"{merchant.name[:60]}: invoice {invoice.number}",
+                         payout_iban=merchant.iban or "", payout_name=merchant.name[:70],
+                         return_url=self.return_url(token))
+        client = self.acquirer()
+        try:
+            card = client.create(**order)  # type: ignore[arg-type]
+        except AcquirerError as exc:
+            if not exc.unreachable:
+                with transaction(self.factory) as s:
+                    p = s.get(PayerPayment, payment_id, with_for_update=True)
+                    assert p is not None
+                    move(s, p, State.FAILED, self.now(), failure=f"the card acquirer refused: {exc}")
+            raise PayError(N_("Card payment could not be started. Try again, or pay from your bank."),
+                           why=str(exc)) from None
+        finally:
+            client.close()
+        with transaction(self.factory) as s:
+            p = s.get(PayerPayment, payment_id, with_for_update=True)
+            assert p is not None
+            if p.acquirer_id is None:
+                p.acquirer_id = card.id
+            move(s, p, State.AWAITING_SCA, self.now())
         self.on_start()
-        return payment_id, url
+        return payment_id, card.form_url
+
+    def _card_sync(self, payment_id: int) -> None:
+        """Bring a card payment to where its acquirer has it; an authorised payment is
+        captured at once (capture is idempotent at the acquirer)."""
+        p = self.view(payment_id)
+        if self.acquirer is None or p.acquirer_id is None or State(p.state) not in (*ACTIVE, State.AUTHORISED):
+            return
+        client = self.acquirer()
+        try:
+            card = client.get(p.acquirer_id)
+            if card.status == "authorised" and p.state != State.CANCELLED.value:
+                card = client.capture(p.acquirer_id)
+        except AcquirerError as exc:
+            _log.warning("card payment %s: the acquirer did not answer as asked: %s", payment_id, exc)
+            return
+        finally:
+            client.close()
+        with transaction(self.factory) as s:
+            locked = s.get(PayerPayment, payment_id, with_for_update=True)
+            assert locked is not None
+            apply_card(s, locked, card, self.now())
 
     def _redirect(self, payment_id: int, attempt_id: int, token: str, psu_ip: str, user_agent: str | None) -> str:
         """The attempt's one SCA address; a request that meets another one sending the
@@ -166,16 +240,28 @@ class Payments:
     def cancel(self, payment_id: int) -> bool:
         """Stop a payment in flight that the payer has not authorised (see
         `psd2.attempts.Attempts.cancel`); True when it is cancelled."""
-        attempt_id = self.view(payment_id).attempt_id
-        if attempt_id is not None and not self.attempts.cancel(attempt_id):
+        current = self.view(payment_id)
+        if current.attempt_id is not None and not self.attempts.cancel(current.attempt_id):
             return False
+        if current.acquirer_id is not None and self.acquirer is not None:
+            client = self.acquirer()
+            try:
+                card = client.cancel(current.acquirer_id)
+            except AcquirerError:
+                self._card_sync(payment_id)  # paid meanwhile, or the acquirer did not answer
+                return False
+            finally:
+                client.close()
+            if card.status != "cancelled":
+                return False
         with transaction(self.factory) as s:
             p = s.get(PayerPayment, payment_id, with_for_update=True)
             assert p is not None
             move(s, p, State.CANCELLED, self.now(), failure="replaced by a new payment")
             return p.state == State.CANCELLED.value
 
-    def _active_or_new(self, token: str, bank_id: str, amount: Decimal | None) -> tuple[int, str | None]:
+    def _active_or_new(self, token: str, method: str, bank_id: str | None,
+                       amount: Decimal | None) -> tuple[int, str | None]:
         """The payment in flight and whether it fits ("fits", "other": another bank or
         amount, "stale": more than can be paid now), or a new payment (None)."""
         for _ in range(3):
@@ -188,11 +274,11 @@ class Payments:
                     active = s.scalar(select(PayerPayment).where(
                         PayerPayment.invoice_id == invoice.id, PayerPayment.state.in_([a.value for a in ACTIVE])))
                     if active is None:
-                        return self._create(s, found.link.id, invoice, bank_id, amount).id, None
+                        return self._create(s, found.link.id, invoice, method, bank_id, amount).id, None
                     if active.amount_minor > payable_minor(invoice):
                         return active.id, "stale"
                     wanted = self._amount_minor(s, invoice, amount)
-                    other = active.bank_id != bank_id or wanted != active.amount_minor
+                    other = active.method != method or active.bank_id != bank_id or wanted != active.amount_minor
                     return active.id, "other" if other else "fits"
             except IntegrityError:
                 continue  # another request made the payment in flight at the same moment: join it
@@ -221,15 +307,15 @@ class Payments:
                            currency=invoice.currency)
         return int(scaled)
 
-    def _create(self, s: Session, link_id: int, invoice: Invoice, bank_id: str,
+    def _create(self, s: Session, link_id: int, invoice: Invoice, method: str, bank_id: str | None,
                 amount: Decimal | None) -> PayerPayment:
         merchant = s.get(Merchant, invoice.merchant_id)
         assert merchant is not None
-        if not merchant.iban:
+        if not merchant.iban:  # card payouts go to the same account
             raise PayError(N_("%(merchant)s does not take bank payments yet."), merchant=merchant.name)
         minor = self._amount_minor(s, invoice, amount)
         payment = PayerPayment(merchant_id=invoice.merchant_id, invoice_id=invoice.id, pay_link_id=link_id,
-                               method="bank", state=State.CREATED.value, amount_minor=minor, currency=invoice.currency,
+                               method=method, state=State.CREATED.value, amount_minor=minor, currency=invoice.currency,
                                end_to_end_id=new_end_to_end_id(), bank_id=bank_id, refunded_minor=0)
         s.add(payment)
         s.flush()
@@ -267,15 +353,19 @@ class Payments:
 
     def returned(self, payment_id: int, callback: dict[str, str]) -> PaymentView:
         """The bank sent the payer back (perhaps twice, perhaps forged): ask the bank."""
-        attempt_id = self.view(payment_id).attempt_id
-        if attempt_id is not None:
-            self.attempts.returned(attempt_id, callback)
+        current = self.view(payment_id)
+        if current.attempt_id is not None:
+            self.attempts.returned(current.attempt_id, callback)
+        elif current.acquirer_id is not None:
+            self._card_sync(payment_id)  # the acquirer is asked; the callback itself proves nothing
         return self.follow(payment_id)
 
     def poll(self, payment_id: int) -> PaymentView:
-        attempt_id = self.view(payment_id).attempt_id
-        if attempt_id is not None:
-            self.attempts.poll(attempt_id)
+        current = self.view(payment_id)
+        if current.attempt_id is not None:
+            self.attempts.poll(current.attempt_id)
+        elif current.acquirer_id is not None:
+            self._card_sync(payment_id)
         return self.follow(payment_id)
 
     def view(self, payment_id: int) -> PayerPayment:
@@ -317,8 +407,23 @@ def move(session: Session, p: PayerPayment, target: State, now: datetime, failur
         p.authorised_at = now
         invoice.pending_minor += min(p.amount_minor, max(invoice.open_minor - invoice.pending_minor, 0))
         charge_fee(session, p, now)
-        emit(session, p.merchant_id, "payment.succeeded", payment=f"pay_{p.id}", invoice=f"inv_{invoice.id}",
-             amount=str(from_minor(p.amount_minor, p.currency)), currency=p.currency, method=p.method)
+        if p.method == "bank":  # a card payment succeeds when it is captured
+            _succeeded(session, p)
+    elif target is State.CAPTURED:  # card: the money is the merchant's, the invoice is paid
+        p.captured_at = now
+        if current is State.AUTHORISED:
+            invoice.pending_minor = max(invoice.pending_minor - p.amount_minor, 0)
+        else:
+            p.authorised_at = p.authorised_at or now
+            charge_fee(session, p, now)
+        applied = min(p.amount_minor, invoice.open_minor)
+        if applied > 0 and Status(invoice.status) in OPEN:
+            invoice_service.change_paid(session, invoice, applied, f"card payment pay_{p.id} ({p.card or 'card'})",
+                                        locked=True)
+        if applied < p.amount_minor:  # paid otherwise meanwhile: the rest is the payer's, to refund
+            _log.warning("card payment %s captured %s more than invoice %s had open", p.id,
+                         from_minor(p.amount_minor - max(applied, 0), p.currency), invoice.number)
+        _succeeded(session, p)
     elif target in (State.FAILED, State.CANCELLED):
         p.failure = (failure or target.value)[:2000]
         if current is State.AUTHORISED:  # the bank took back what it had accepted
@@ -329,16 +434,56 @@ def move(session: Session, p: PayerPayment, target: State, now: datetime, failur
              reason=p.failure[:200])
     elif target is State.SETTLED:
         p.settled_at = now
-        if current is State.AUTHORISED:
+        if current is State.CAPTURED:
+            pass  # a card payout: the invoice was paid at capture
+        elif current is State.AUTHORISED:
             invoice.pending_minor = max(invoice.pending_minor - p.amount_minor, 0)
         else:  # the statement came before kvits learned the bank's answer
             charge_fee(session, p, now)
     return True
 
 
+def _succeeded(session: Session, p: PayerPayment) -> None:
+    emit(session, p.merchant_id, "payment.succeeded", payment=f"pay_{p.id}", invoice=f"inv_{p.invoice_id}",
+         amount=str(from_minor(p.amount_minor, p.currency)), currency=p.currency, method=p.method)
+
+
+# where the acquirer's status of a card payment puts the payment
+FROM_CARD: dict[str, State] = {
+    "requires_payment_method": State.AWAITING_SCA, "requires_action": State.AWAITING_SCA,
+    "authorised": State.AUTHORISED, "captured": State.CAPTURED, "partially_refunded": State.CAPTURED,
+    "refunded": State.CAPTURED, "declined": State.FAILED, "cancelled": State.CANCELLED, "expired": State.FAILED,
+}
+
+
+def apply_card(session: Session, p: PayerPayment, card: CardPayment, now: datetime) -> bool:
+    """Move the (locked) card payment to what the acquirer reports; an answer about
+    another payment or amount than this one changes nothing (and is logged)."""
+    if card.id != p.acquirer_id or card.currency != p.currency or \
+            card.amount != from_minor(p.amount_minor, p.currency):
+        _log.error("card payment %s: the acquirer's answer (%s %s %s) is not this payment", p.id, card.id,
+                   card.amount, card.currency)
+        return False
+    target = FROM_CARD[card.status]
+    if card.card:
+        p.card = card.card
+    if target is State.CAPTURED:
+        if card.captured != card.amount:
+            _log.error("card payment %s: the acquirer captured %s of %s", p.id, card.captured, card.amount)
+            return False
+        p.payout_id = card.payout_id
+        if State(p.state) in (State.CREATED, State.AWAITING_SCA):
+            move(session, p, State.AUTHORISED, now)
+    failure = None
+    if target is State.FAILED:
+        failure = " ".join(filter(None, (card.decline_message, f"({card.decline_code or card.status})")))
+    return move(session, p, target, now, failure=failure)
+
+
 def charge_fee(session: Session, p: PayerPayment, now: datetime) -> None:
     """The fee on a successful payment: once, whatever is retried (unique per payment)."""
-    if session.scalar(select(FeeEntry.id).where(FeeEntry.payment_id == p.id, FeeEntry.kind == "fee")) is not None:
+    if session.scalar(select(FeeEntry.id).where(FeeEntry.payment_id == p.id, FeeEntry.kind == "fee",
+                                                FeeEntry.refund_id.is_(None))) is not None:
         return
     merchant = session.get(Merchant, p.merchant_id)
     assert merchant is not None
@@ -365,5 +510,8 @@ def payments_for(settings: Settings, factory: sessionmaker[Session], registry: R
     """The payments of this deployment: its banks (the registry of its settings), bank
     clients per call, and bank returns to KVITS_PUBLIC_URL."""
     banks = registry or Registry.from_settings(settings.sandbox_url, settings.psd2_banks_file)
+    acquirer_url = settings.acquirer_url or settings.sandbox_url.rstrip("/") + "/acquirer/v1"
     return Payments(factory, Attempts(factory, lambda bank_id: Psd2Client(banks.get(bank_id))),
-                    return_url=lambda token: links.pay_url(settings.public_url, token, "/return"))
+                    return_url=lambda token: links.pay_url(settings.public_url, token, "/return"),
+                    acquirer=(lambda: AcquirerClient(acquirer_url, settings.acquirer_key))
+                    if settings.acquirer_key else None)

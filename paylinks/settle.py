@@ -7,11 +7,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+import re
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from invoices.models import Invoice
-from paylinks.models import PayerPayment
+from core.money import from_minor
+from paylinks.models import PayerPayment, Refund
 from paylinks.service import move
 from paylinks.states import State
 from reconciliation.model import Allocation, Candidate, IncomingPayment, MatchResult, Reason
@@ -36,6 +39,8 @@ def recognise(session: Session, merchant_id: int, payments: Sequence[IncomingPay
         credit = by_e2e[own.end_to_end_id]
         if credit.currency != own.currency:
             continue  # not what was sent: the ordinary matcher (and a person) decide
+        if credit.payer_iban:  # whom a refund goes back to
+            own.payer_iban, own.payer_name = credit.payer_iban[:34], (credit.payer_name or "")[:140] or None
         invoice = session.get(Invoice, own.invoice_id)
         assert invoice is not None
         applied = min(credit.amount_minor, invoice.open_minor)
@@ -49,6 +54,50 @@ def recognise(session: Session, merchant_id: int, payments: Sequence[IncomingPay
                          customer_id=invoice.customer_id)
         results[credit.key] = MatchResult(credit.key, "apply", best, customer_id=invoice.customer_id)
     return results
+
+
+_PAYOUT = re.compile(r"\bpo_[0-9a-f]{8,64}\b")
+_CARD_DONE = (State.CAPTURED.value, State.SETTLED.value, State.PARTIALLY_REFUNDED.value, State.REFUNDED.value)
+
+
+def payout_id(credit: IncomingPayment) -> str | None:
+    """The acquirer's payout a credit is, by its end-to-end id or its text."""
+    for text in (credit.end_to_end_id or "", *credit.texts):
+        found = _PAYOUT.search(text)
+        if found:
+            return found.group(0)
+    return None
+
+
+def payouts(session: Session, merchant_id: int, credits: Sequence[IncomingPayment],
+            now: datetime) -> dict[str, str]:
+    """Credits that are the card acquirer's payouts of kvits' card payments, recognised
+    as the sum of their payments (captures less the refunds netted in the same payout):
+    their payments are settled. The invoices were paid at capture, so the credit pays no
+    invoice. A payout whose sum differs is left to a person. Returns why, by credit key."""
+    found: dict[str, str] = {}
+    for credit in credits:
+        pid = payout_id(credit)
+        if pid is None:
+            continue
+        captured = list(session.scalars(select(PayerPayment).where(
+            PayerPayment.merchant_id == merchant_id, PayerPayment.method == "card", PayerPayment.payout_id == pid,
+            PayerPayment.state.in_(_CARD_DONE)).with_for_update()))
+        if not captured:
+            continue
+        refunded = session.scalar(select(func.coalesce(func.sum(Refund.amount_minor), 0)).where(
+            Refund.merchant_id == merchant_id, Refund.payout_id == pid, Refund.state == "succeeded")) or 0
+        expected = sum(p.amount_minor for p in captured) - int(refunded)
+        if credit.currency != captured[0].currency or credit.amount_minor != expected:
+            continue
+        for p in captured:
+            if p.state == State.CAPTURED.value:
+                move(session, p, State.SETTLED, now)
+            elif p.settled_at is None:
+                p.settled_at = now
+        found[credit.key] = (f"card payout {pid}: {len(captured)} card payments"
+                             + (f" less {from_minor(int(refunded), credit.currency)} refunded" if refunded else ""))
+    return found
 
 
 def settled(session: Session, merchant_id: int, end_to_end_id: str, now: datetime) -> None:

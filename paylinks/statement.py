@@ -15,7 +15,7 @@ from paylinks.models import FeeEntry, PayerPayment
 class Line:
     payment_id: int
     end_to_end_id: str
-    kind: str  # fee, reversal
+    kind: str  # fee, reversal, refund (the refunded part's fee given back)
     base_minor: int
     fee_minor: int
     rate_bp: int
@@ -32,7 +32,8 @@ class CurrencyTotal:
 
 def fee_statement(session: Session, merchant_id: int, month: str) -> list[CurrencyTotal]:
     """Every fee entry of the month, by currency: a payment's fee in the month its bank
-    accepted it, a reversal in the month the bank took the payment back."""
+    accepted it, a reversal in the month the bank took the payment back, a refund's share
+    of the fee in the month the refund went through."""
     month_bounds(month)
     rows = session.execute(
         select(FeeEntry, PayerPayment.end_to_end_id).join(PayerPayment, PayerPayment.id == FeeEntry.payment_id)

@@ -137,7 +137,8 @@ def _show(request: Request, token: str, lang: str | None, error: PayError | None
         banks = _banks(request).all()
         message = pages.gettext(language, error.msgid, **error.values) if error else None
         body = pages.invoice_page(language, merchant, invoice, state=_state(found, invoice),
-                                  pay_url=f"/pay/{token}", banks=banks, error=message)
+                                  pay_url=f"/pay/{token}", banks=banks, error=message,
+                                  card=_payments(request).acquirer is not None)
     return _html(body, status)
 
 
@@ -158,13 +159,9 @@ def pay_by_bank(request: Request, token: str, bank: Annotated[str, Form()] = "",
         _banks(request).get(bank[:64])
     except KvitsError:
         return _show(request, token, lang, error=PayError(N_("Choose your bank from the list.")), status=422)
-    wanted = None
-    typed = (amount or "").strip().replace(" ", "").replace("\xa0", "")
-    if typed:
-        if not _AMOUNT.fullmatch(typed):
-            return _show(request, token, lang, error=PayError(N_("%(amount)s is not an amount."), amount=amount[:32]
-                                                              if amount else ""), status=422)
-        wanted = Decimal(typed.replace(",", "."))
+    wanted = _typed_amount(amount)
+    if isinstance(wanted, PayError):
+        return _show(request, token, lang, error=wanted, status=422)
     with transaction(request.app.state.factory) as s:
         if links.find(s, token, utcnow()) is None:
             return _not_found(request)
@@ -174,6 +171,38 @@ def pay_by_bank(request: Request, token: str, bank: Annotated[str, Form()] = "",
     except PayError as exc:
         if "why" in exc.values:  # the bank refused or did not answer: nothing was paid (details in the log)
             _log.warning("pay link %s…: the bank could not start the payment: %s", token[:6], exc.values["why"])
+            return _show(request, token, lang, error=exc, status=502)
+        return _show(request, token, lang, error=exc, status=409)
+    return RedirectResponse(url, status_code=303, headers=_HEADERS)
+
+
+def _typed_amount(amount: str | None) -> Decimal | PayError | None:
+    """The amount a payer typed (where partial payments are allowed), None for all that is due."""
+    typed = (amount or "").strip().replace(" ", "").replace("\xa0", "")
+    if not typed:
+        return None
+    if not _AMOUNT.fullmatch(typed):
+        return PayError(N_("%(amount)s is not an amount."), amount=amount[:32] if amount else "")
+    return Decimal(typed.replace(",", "."))
+
+
+@router.post("/pay/{token}/card")
+def pay_by_card(request: Request, token: str, amount: Annotated[str | None, Form()] = None,
+                lang: str | None = None) -> Response:
+    """To the acquirer's card form: the card number is typed there, never here."""
+    if request.app.state.guesses.blocked(_client(request)):
+        return _too_many()
+    wanted = _typed_amount(amount)
+    if isinstance(wanted, PayError):
+        return _show(request, token, lang, error=wanted, status=422)
+    with transaction(request.app.state.factory) as s:
+        if links.find(s, token, utcnow()) is None:
+            return _not_found(request)
+    try:
+        _payment, url = _payments(request).start_card(token, amount=wanted)
+    except PayError as exc:
+        if "why" in exc.values:
+            _log.warning("pay link %s…: the card acquirer could not start the payment: %s", token[:6], exc.values["why"])
             return _show(request, token, lang, error=exc, status=502)
         return _show(request, token, lang, error=exc, status=409)
     return RedirectResponse(url, status_code=303, headers=_HEADERS)
@@ -219,7 +248,8 @@ def payment_status(request: Request, token: str, lang: str | None = None) -> Res
     if latest is None:
         return RedirectResponse(f"/pay/{token}", status_code=303, headers=_HEADERS)
     payment_id, state = latest
-    if state in ACTIVE:
+    # (a card payment authorised but not yet captured: the poll captures it)
+    if state in ACTIVE or (state is State.AUTHORISED and _payments(request).view(payment_id).method == "card"):
         try:
             _payments(request).poll(payment_id)
         except KvitsError:
@@ -230,14 +260,32 @@ def payment_status(request: Request, token: str, lang: str | None = None) -> Res
         merchant = s.get(Merchant, invoice.merchant_id) if invoice else None
         assert payment is not None and invoice is not None and merchant is not None
         state = State(payment.state)
-        outcome = "done" if state in SUCCEEDED else "processing" if state in ACTIVE else "failed"
+        captured = payment.method == "bank" or state is not State.AUTHORISED
+        outcome = ("done" if captured else "processing") if state in SUCCEEDED else \
+            "processing" if state in ACTIVE else "failed"
         try:
-            bank_name = _banks(request).get(payment.bank_id or "").name
+            bank_name = payment.card or "" if payment.method == "card" else _banks(request).get(payment.bank_id or "").name
         except KvitsError:
             bank_name = payment.bank_id or ""
         body = pages.payment_page(pages.language_of(invoice, lang), merchant, invoice, outcome=outcome,
                                   pay_url=f"/pay/{token}", amount_minor=payment.amount_minor,
                                   currency=payment.currency, bank_name=bank_name,
                                   end_to_end_id=payment.end_to_end_id,
-                                  when=payment.authorised_at or payment.updated_at)
+                                  when=payment.captured_at or payment.authorised_at or payment.updated_at,
+                                  method=payment.method)
     return _html(body)
+
+
+@router.get("/refunds/{refund_id}/returned")
+def refund_returned(request: Request, refund_id: int) -> Response:
+    """The merchant's bank sent them back after they confirmed (or not) a bank refund:
+    its state is asked for once; the refund itself is shown in kvits, not here."""
+    refunds = request.app.state.refunds
+    try:
+        state = refunds.follow(refund_id).state if 0 < refund_id < 2**62 else "unknown"
+    except KvitsError:
+        state = "unknown"
+    words = {"succeeded": "Your bank has accepted the refund.", "failed": "The refund did not go through.",
+             "awaiting_sca": "Your bank has not confirmed the refund yet.", "pending": "The refund is on its way."}
+    return _html(pages.not_found_page(words.get(state, "Back from your bank. The refund's state is in kvits.")
+                                      + " You can close this page."))

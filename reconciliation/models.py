@@ -77,7 +77,7 @@ class BankTransaction(Base):
         CheckConstraint("credit_debit IN ('CRDT','DBIT')", name="credit_debit"),
         CheckConstraint(
             "match_status IN ('applied','suggested','unmatched','not_matched','reversed',"
-            "'reversal','rejected')",
+            "'reversal','rejected','card_payout')",
             name="match_status",
         ),
     )

@@ -19,7 +19,7 @@ class TxLine:
     payer: str | None
     reference: str | None
     # applied | suggested | unmatched | duplicate | not_booked | outgoing | reversal
-    # | reversal_unmatched
+    # | reversal_unmatched | card_payout (the acquirer's payout of kvits' card payments)
     decision: str
     invoices: list[str] = field(default_factory=list)
     allocated: list[Decimal] = field(default_factory=list)

@@ -282,11 +282,17 @@ class _Importer:
         index = self._ensure_index()
         payments = [p for p, _, _ in self.pending]
         own = settle.recognise(self.session, self.merchant_id, payments)  # kvits' pay link payments: certain
+        card_payouts = settle.payouts(self.session, self.merchant_id, payments, utcnow())
         results = engine.match_payments(payments, index, self.options.settings)
         batch = list(zip(self.pending, results, strict=True))
         # kvits' own payments first: they are certain, and an ordinary credit for the same
         # invoice in the same file must not take their place
         for (payment, row, line), result in sorted(batch, key=lambda item: item[0][0].key not in own):
+            if payment.key in card_payouts:  # its card payments paid their invoices when captured
+                row.match_status, line.decision = "card_payout", "card_payout"
+                row.reasons = [{"code": "card_payout", "detail": card_payouts[payment.key], "points": 100}]
+                line.reasons = [card_payouts[payment.key]]
+                continue
             self._apply(payment, row, line, own.get(payment.key, result))
             if payment.key in own and line.decision == "applied" and payment.end_to_end_id:
                 settle.settled(self.session, self.merchant_id, payment.end_to_end_id, utcnow())

@@ -62,6 +62,7 @@ class InvoiceOut(BaseModel):
     paid: str
     open: str
     payment_pending: str = Field(description="accepted by a payer's bank through the pay link, not yet booked")
+    refunded: str = Field(description="given back to payers (refunds); the invoice stays settled")
     viewed_at: Timestamp | None = Field(None, description="first opened by the payer through its pay link")
     created_at: Timestamp
     approved_at: Timestamp | None
@@ -83,6 +84,7 @@ def out(i: Invoice, today: date) -> InvoiceOut:
                       currency=i.currency, issue_date=i.issue_date, due_date=i.due_date, rf_reference=i.rf_reference,
                       net=money(i.net_minor), vat=money(i.vat_minor), total=money(i.total_minor),
                       paid=money(i.paid_minor), open=money(i.open_minor), payment_pending=money(i.pending_minor),
+                      refunded=money(i.refunded_minor),
                       viewed_at=i.viewed_at, created_at=i.created_at, approved_at=i.approved_at)
 
 

@@ -162,3 +162,77 @@ def test_the_whole_loop_through_a_pay_link(sandbox_url: str, sqlite_url: str, tm
     assert fees.stdout.count("KV") == 1 and "3.30" in fees.stdout and "329.56" in fees.stdout, fees.stdout
     shown = kvits("invoices", "show", "INV-2026-0041", db=sqlite_url, merchant="shop")
     assert "Payments through its pay link" in shown.stdout and "settled" in shown.stdout, shown.stdout
+
+
+def test_card_payment_payout_and_refunds_from_the_cli(sandbox_url: str, sqlite_url: str, tmp_path: Path) -> None:
+    """invoice -> pay link -> the payer pays by card on the acquirer's form -> the next
+    business day's payout on the sandbox statement -> `kvits statements import` settles it
+    without paying twice -> `kvits payments refund` gives part back, and the fee follows."""
+    import re
+    import warnings
+    from urllib.parse import urlsplit
+
+    from api.app import create_app
+    from core.db import make_engine, session_factory
+    from core.settings import Settings
+    from tests.paylinks.cardholder import pay_card
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from fastapi.testclient import TestClient
+
+    public = "https://kvits.test"
+    env = {"KVITS_SANDBOX_URL": sandbox_url, "KVITS_PUBLIC_URL": public}
+    accounts = httpx.get(sandbox_url + "/_sandbox/accounts").json()
+    shop = next(a["iban"] for a in accounts if a["owner"] == "veikals" and a["bank"] == "dzintars")
+    assert kvits("merchants", "create", "shop", "--name", "SIA Piemera Veikals", db=sqlite_url).returncode == 0
+    assert kvits("merchants", "update", "shop", "--iban", shop, db=sqlite_url).returncode == 0
+    assert kvits("customers", "import", str(EXAMPLES / "customers.csv"), db=sqlite_url, merchant="shop").returncode == 0
+    assert kvits("invoices", "import", str(EXAMPLES / "invoices.csv"), db=sqlite_url, merchant="shop").returncode == 0
+    made = kvits("invoices", "pay-link", "INV-2026-0042", db=sqlite_url, merchant="shop", env=env)
+    assert made.returncode == 0, made.stderr
+    path = urlsplit(made.stdout.split()[0]).path
+
+    engine = make_engine(sqlite_url)
+    app = create_app(Settings(database_url=sqlite_url, sandbox_url=sandbox_url, public_url=public,
+                              secret_key="s" * 40), session_factory(engine))
+    payer = TestClient(app, base_url=public, follow_redirects=False, client=("192.0.2.10", 50000))
+    form = payer.post(f"{path}/card")
+    assert form.status_code == 303 and form.headers["location"].startswith(f"{sandbox_url}/acquirer/pay/")
+    with httpx.Client(timeout=10) as browser:
+        card = pay_card(form.headers["location"], "5555555555554444", http=browser, merchant_prefix=public)
+    assert card.back_to is not None
+    assert payer.get(card.back_to[len(public):]).status_code == 303
+    assert "mastercard" in payer.get(f"{path}/payment").text
+    engine.dispose()
+    assert _statuses(sqlite_url, "shop")["INV-2026-0042"] == "paid:10000"  # paid at capture
+
+    moved = httpx.post(sandbox_url + "/_sandbox/clock", json={"days": 4}).json()  # past any weekend
+    today = date.fromisoformat(moved["today"])
+    result = subprocess.run(
+        [sys.executable, "-m", "api.cli", "sandbox", "statement", "--bank", "dzintars", "--account", shop,
+         "--from", (today - timedelta(days=6)).isoformat(), "--to", today.isoformat()],
+        capture_output=True, cwd=REPO_ROOT, env={**os.environ, **env}, timeout=60)
+    assert result.returncode == 0, result.stderr.decode()
+    statement = tmp_path / "statement.xml"
+    statement.write_bytes(result.stdout)
+    outputs = []
+    for _ in range(2):
+        imported = kvits("statements", "import", str(statement), db=sqlite_url, merchant="shop")
+        assert imported.returncode == 0, imported.stderr
+        outputs.append(imported.stdout)
+    assert "card payouts 1 (100.00 EUR)" in outputs[0], outputs[0]
+    assert _statuses(sqlite_url, "shop")["INV-2026-0042"] == "paid:10000"  # not paid twice by the payout
+
+    listed = kvits("payments", "list", db=sqlite_url, merchant="shop")
+    assert listed.returncode == 0 and "settled" in listed.stdout and "4444" in listed.stdout, listed.stdout
+    payment = re.search(r"pay_[0-9]+", listed.stdout)
+    assert payment is not None
+    too_much = kvits("payments", "refund", payment.group(0), "--amount", "100.01", db=sqlite_url, merchant="shop",
+                     env=env)
+    assert too_much.returncode == 1 and "more than" in too_much.stderr, too_much.stderr
+    refunded = kvits("payments", "refund", payment.group(0), "--amount", "30.00", "--reason", "two lessons missed",
+                     db=sqlite_url, merchant="shop", env=env)
+    assert refunded.returncode == 0 and "succeeded" in refunded.stdout, refunded.stderr
+    fees = kvits("fees", "statement", db=sqlite_url, merchant="shop")  # kvits' own clock: this month
+    assert "-0.30" in fees.stdout and "0.70" in fees.stdout, fees.stdout  # 1.00 fee, 0.30 of it back

@@ -16,7 +16,10 @@ from core.db import transaction
 from core.models import Merchant
 from core.settings import Settings
 from core.tenancy import get_or_create_merchant
+from paylinks.acquirer import AcquirerClient
+from paylinks.refunds import Refunds
 from paylinks.service import Payments
+from sandbox import ACQUIRER_KEY
 from psd2 import Attempts
 from tests.api.test_http_api import SECRET, Api, token
 from tests.psd2.conftest import Sandbox, live_sandbox, sandbox  # noqa: F401  (the fixtures)
@@ -59,7 +62,11 @@ def shop(factory: sessionmaker[Session], tmp_path: Path, sandbox: Sandbox) -> It
     app = create_app(Settings(secret_key=SECRET, upload_dir=str(tmp_path / "uploads"), public_url=PUBLIC,
                               sandbox_url=sandbox.url), factory)
     app.state.payments = Payments(factory, Attempts(factory, sandbox.client, now=sandbox.clock.now),
-                                  return_url=lambda t: f"{PUBLIC}/pay/{t}/return", now=sandbox.clock.now)
+                                  return_url=lambda t: f"{PUBLIC}/pay/{t}/return", now=sandbox.clock.now,
+                                  acquirer=lambda: AcquirerClient(f"{sandbox.url}/acquirer/v1", ACQUIRER_KEY,
+                                                                  transport=sandbox.transport))
+    app.state.refunds = Refunds(app.state.payments, sandbox.registry,
+                                lambda refund_id: f"{PUBLIC}/refunds/{refund_id}/returned")
     http = TestClient(app, base_url=PUBLIC)
     tokens = {"a": token(http, made.client_id, made.secret).json()["access_token"],
               "b": token(http, made_b.client_id, made_b.secret).json()["access_token"]}
