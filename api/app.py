@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api import problems
 from api.clients import ActiveClients
 from api.oauth import TokenServer
+from api.observe import Observe, metrics_router
 from api.problems import Problem, problem_response
 from api.routes import customers, invoices, payments, reconciliation, statements, web, webhooks
 from api.security import signing_key
@@ -162,6 +163,8 @@ def create_app(settings: Settings, factory: sessionmaker[Session]) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(web.router)
     app.include_router(paylinks_web.router)
+    app.state.metrics_registry = None
+    app.include_router(metrics_router(settings.metrics_token))
 
     @app.middleware("http")
     async def deliver_events(request: Request, call_next: Any) -> Response:
@@ -223,6 +226,7 @@ def create_app(settings: Settings, factory: sessionmaker[Session]) -> FastAPI:
     app.add_middleware(SessionMiddleware, secret_key=session_key, session_cookie="kvits_session",
                        max_age=8 * 3600, same_site="lax", https_only=settings.cookie_secure)
     app.add_middleware(BodyLimit, limit=MAX_BODY, streamed=("/v1/statements",))
+    app.add_middleware(Observe)  # outermost: request ids, the access log and metrics for every answer
     return app
 
 

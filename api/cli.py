@@ -273,6 +273,21 @@ def invoices_list(
         render.invoices_table(out, rows, day)
 
 
+@invoices_app.command("report-overdue")
+def invoices_report_overdue(
+    today: Annotated[str | None, typer.Option(help="The day to judge by (default: today in KVITS_TIMEZONE)")] = None,
+) -> None:
+    """Run the daily overdue job now, for every merchant: each open invoice past its due
+    date is reported once (invoice.overdue webhook, timeline event). Beat runs it hourly."""
+    from invoices.overdue import run_overdue_job
+
+    rt = State.rt()
+    done = run_overdue_job(rt.factory, rt.settings.timezone, _today(today) if today else None)
+    if done is None:
+        fail("another run of the overdue job is working right now; try again in a moment")
+    out.print(f"{done} invoice{'s' if done != 1 else ''} newly overdue reported")
+
+
 @invoices_app.command("show")
 def invoices_show(number: str) -> None:
     """One invoice: lines, totals and its history."""

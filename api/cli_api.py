@@ -3,6 +3,8 @@ merchants and machine clients it serves."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -20,11 +22,41 @@ def serve(
     port: Annotated[int, typer.Option(help="Port")] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=64, help="uvicorn worker processes")] = 1,
 ) -> None:
-    """Serve the HTTP API (OpenAPI at /openapi.json, docs at /docs)."""
+    """Serve the HTTP API (OpenAPI at /openapi.json, docs at /docs, metrics at /metrics)."""
     import uvicorn
 
+    from core.observe import log_config
+    from core.settings import get_settings
+
+    settings = get_settings()
     typer.echo(f"kvits API on http://{host}:{port}/  (docs at /docs)", err=True)
-    uvicorn.run("api.cli_api:make_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+    with _shared_metrics("serve", workers > 1):
+        uvicorn.run("api.cli_api:make_app", factory=True, host=host, port=port, workers=workers,
+                    log_config=log_config(settings.log_format, settings.log_level), access_log=False,
+                    proxy_headers=True)
+
+
+@contextmanager
+def _shared_metrics(kind: str, wanted: bool = True) -> Iterator[None]:
+    """Processes that share their counters need one folder, set before prometheus_client
+    is imported: the operator's PROMETHEUS_MULTIPROC_DIR, else a fresh one of this host's
+    (removed when the command ends)."""
+    import os
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    if not wanted or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        yield
+        return
+    folder = Path(tempfile.gettempdir()) / f"kvits-metrics-{kind}-{os.getpid()}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    try:
+        yield
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def make_app():  # type: ignore[no-untyped-def]
@@ -33,7 +65,13 @@ def make_app():  # type: ignore[no-untyped-def]
     from api.runtime import Runtime
 
     runtime = Runtime()
-    return create_app(runtime.settings, runtime.factory)
+    app = create_app(runtime.settings, runtime.factory)
+    if not runtime.settings.broker_url:  # no beat: this process runs the daily jobs
+        from core.tasks import every
+        from invoices.overdue import run_overdue_job
+
+        every(3600, lambda: run_overdue_job(runtime.factory, runtime.settings.timezone), "invoices.mark_overdue")
+    return app
 
 
 @merchants_app.command("create")
@@ -179,31 +217,60 @@ def users_create(
 
 def worker(
     concurrency: Annotated[int, typer.Option(min=1, max=64, help="Worker processes")] = 2,
-    loglevel: Annotated[str, typer.Option(help="debug, info, warning")] = "info",
+    loglevel: Annotated[str | None, typer.Option(help="debug, info, warning (default KVITS_LOG_LEVEL)")] = None,
+    metrics_port: Annotated[int, typer.Option(help="Serve this worker's task metrics at "
+                                                   "http://127.0.0.1:PORT/metrics (0: not)")] = 0,
 ) -> None:
-    """A Celery worker: statement imports, webhook deliveries, payment polling (needs
-    KVITS_BROKER_URL)."""
+    """A Celery worker: statement imports, webhook deliveries, payment polling, the daily
+    jobs (needs KVITS_BROKER_URL)."""
     from core.errors import KvitsError
     from core.settings import get_settings
-    from core.tasks import celery_app
 
-    if not get_settings().broker_url:
+    settings = get_settings()
+    if not settings.broker_url:
         raise KvitsError("kvits worker needs a broker: set KVITS_BROKER_URL (e.g. redis://127.0.0.1:6379/0); "
                          "without one kvits serve does this work itself")
-    celery_app().worker_main(["worker", f"--concurrency={concurrency}", f"--loglevel={loglevel}"])
+    level = loglevel or settings.log_level
+    with _shared_metrics("worker", bool(metrics_port)):
+        app = _celery_with_our_logs(settings.log_format, level)
+        if metrics_port:
+            from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            start_http_server(metrics_port, addr="127.0.0.1", registry=registry)
+        app.worker_main(["worker", f"--concurrency={concurrency}", f"--loglevel={level}"])
 
 
-def beat(loglevel: Annotated[str, typer.Option(help="debug, info, warning")] = "info") -> None:
+def _celery_with_our_logs(fmt: str, level: str):  # type: ignore[no-untyped-def]
+    """The Celery app, logging as the API does (request ids, JSON when asked)."""
+    from celery import signals
+
+    from core.observe import configure_logging
+    from core.tasks import celery_app
+
+    def setup(**_: object) -> None:
+        configure_logging(fmt, level)
+
+    signals.setup_logging.connect(setup, weak=False, dispatch_uid="kvits-logging")
+    return celery_app()
+
+
+def beat(loglevel: Annotated[str | None, typer.Option(help="debug, info, warning (default KVITS_LOG_LEVEL)")] = None,
+         ) -> None:
     """Celery beat: sends the scheduled work (webhook retries, payment polling, following
-    pay link payments) every minute to the workers (needs KVITS_BROKER_URL). Run one."""
+    pay link payments every minute; overdue invoices each day) to the workers (needs
+    KVITS_BROKER_URL). Run one; a second by mistake does no harm (each job takes a lease)."""
     import tempfile
     from pathlib import Path
 
     from core.errors import KvitsError
     from core.settings import get_settings
-    from core.tasks import celery_app
 
-    if not get_settings().broker_url:
+    settings = get_settings()
+    if not settings.broker_url:
         raise KvitsError("kvits beat needs a broker: set KVITS_BROKER_URL (e.g. redis://127.0.0.1:6379/0)")
+    level = loglevel or settings.log_level
     schedule = Path(tempfile.gettempdir()) / "kvits-beat-schedule"
-    celery_app().start(["beat", f"--loglevel={loglevel}", f"--schedule={schedule}"])
+    _celery_with_our_logs(settings.log_format, level).start(
+        ["beat", f"--loglevel={level}", f"--schedule={schedule}"])

@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Dialect, Engine, MetaData, String, create_engine, event
+from sqlalchemy import CursorResult, Dialect, Engine, MetaData, String, Update, create_engine, event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -119,3 +119,12 @@ def current_revision(engine: Engine) -> str | None:
 
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def changed(session: Session, statement: Update) -> int:
+    """Rows an UPDATE changed: the answer of a compare-and-set."""
+    # no synchronize: the rows are re-read after; and SQLite hands back naive datetimes
+    # that Python could not compare with the aware ones in the criteria
+    result = session.execute(statement.execution_options(synchronize_session=False))
+    assert isinstance(result, CursorResult)
+    return result.rowcount

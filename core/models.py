@@ -87,3 +87,14 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class JobLease(Base):
+    """Scheduled work runs once at a time, however many beats or workers send it: a job
+    takes its lease (until a time, in case its process dies) and gives it back."""
+
+    __tablename__ = "job_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(80))
+    until: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -6,6 +6,7 @@ import os
 import string
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -67,6 +68,14 @@ class Settings(BaseSettings):
     pay_link_days: int = Field(60, ge=1, le=3650)
     # Let webhook endpoints be http or private addresses (localhost...): development only
     webhook_allow_private: bool = False
+    # The merchants' time zone: their day turns at its midnight (overdue invoices, ...)
+    timezone: str = "Europe/Riga"
+    # Log lines as `text` (readable) or `json` (one object per line, for a log shipper)
+    log_format: Literal["text", "json"] = "text"
+    # Least important log level written: debug, info, warning, error
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # Bearer token a Prometheus scraper on another host sends to /metrics; empty: loopback only
+    metrics_token: str = ""
 
     @field_validator("invoice_number_pattern")
     @classmethod
@@ -80,6 +89,17 @@ class Settings(BaseSettings):
             raise ValueError(f"is not a pattern of {{year}} and {{seq}}: {exc}") from None
         if "seq" not in fields or fields - {"year", "seq"} or first == second or not 1 <= len(first) <= 64:
             raise ValueError("needs {seq} (and may have {year}), nothing else, e.g. INV-{year}-{seq:05d}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("is not a time zone name like Europe/Riga") from None
         return value
 
     def resolved_database_url(self) -> str:

@@ -113,6 +113,8 @@ class Invoice(Base):
     pending_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     # given back to the payer (refunds): a credit against what was paid, the invoice stays settled
     refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # the day the overdue job found it past due and told the merchant (invoice.overdue), once
+    overdue_notified_on: Mapped[date | None] = mapped_column(Date)
 
     customer: Mapped[Customer] = relationship()
     lines: Mapped[list[InvoiceLine]] = relationship(

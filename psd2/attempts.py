@@ -29,11 +29,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import CursorResult, Update, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db import transaction, utcnow
+from core.db import changed, transaction, utcnow
 from core.models import Merchant
 from core.errors import KvitsError
 from core.money import minor_unit
@@ -63,15 +63,6 @@ class AttemptView:
     bank_payment_id: str | None
     orphaned: int
     last_error: str | None
-
-
-def _changed(session: Session, statement: Update) -> int:
-    """Rows an UPDATE changed: the compare-and-set answer."""
-    # no synchronize: the rows are re-read after; and SQLite hands back naive datetimes
-    # that Python could not compare with the aware ones in the criteria
-    result = session.execute(statement.execution_options(synchronize_session=False))
-    assert isinstance(result, CursorResult)
-    return result.rowcount
 
 
 def next_poll(state: str, polls: int, age: timedelta) -> timedelta | None:
@@ -159,7 +150,7 @@ class Attempts:
         now, claim = self.now(), secrets.token_hex(16)
         client = self.client_for(self.view_bank(attempt_id))  # before the claim: a failure here changes nothing
         with transaction(self.factory) as session:
-            claimed = _changed(session, update(PaymentAttempt)
+            claimed = changed(session, update(PaymentAttempt)
                                .where(PaymentAttempt.id == attempt_id, PaymentAttempt.state.in_(("new", "uncertain")))
                                .values(state="initiating", claim=claim, updated_at=now))
             if not claimed:
@@ -169,7 +160,7 @@ class Attempts:
                 if row.state == "initiating" and _aware(row.updated_at) < now - STALE_INITIATING:
                     # its process died, or hangs, after (maybe) sending the POST: take over;
                     # the old claim can no longer store its answer or hand out its link
-                    claimed = _changed(session, update(PaymentAttempt)
+                    claimed = changed(session, update(PaymentAttempt)
                                        .where(PaymentAttempt.id == attempt_id, PaymentAttempt.state == "initiating",
                                               PaymentAttempt.claim.is_(None) if row.claim is None
                                               else PaymentAttempt.claim == row.claim)
@@ -226,7 +217,7 @@ class Attempts:
             ours = bool(row.oauth_state) and secrets.compare_digest(
                 str(callback.get("state", "")).encode("utf-8", "surrogatepass"), (row.oauth_state or "").encode()) \
                 and bool(callback.get("code") or callback.get("error"))
-            exchange = ours and row.state == "awaiting_sca" and _changed(
+            exchange = ours and row.state == "awaiting_sca" and changed(
                 session,
                 update(PaymentAttempt)
                 .where(PaymentAttempt.id == attempt_id, PaymentAttempt.state == "awaiting_sca")
@@ -283,7 +274,7 @@ class Attempts:
             if row.state == "cancelled":
                 return True
             if row.state in ("new", "uncertain"):
-                return _changed(session, update(PaymentAttempt).where(
+                return changed(session, update(PaymentAttempt).where(
                     PaymentAttempt.id == attempt_id, PaymentAttempt.state == row.state)
                     .values(state="cancelled", updated_at=self.now(), next_poll_at=None)) == 1
             if row.state != "awaiting_sca" or row.bank_payment_id is None:
@@ -326,7 +317,7 @@ class Attempts:
                                                 PaymentAttempt.state == "initiating")
             if values.pop("orphaned_inc", 0):
                 values["orphaned"] = PaymentAttempt.orphaned + 1
-            return bool(_changed(session, stmt.values(updated_at=self.now(), claim=None, **values)))
+            return bool(changed(session, stmt.values(updated_at=self.now(), claim=None, **values)))
 
     def _take_back(self, bank_id: str, product: str, payment_id: str) -> None:
         client = self.client_for(bank_id)
@@ -350,7 +341,7 @@ class Attempts:
                 values["orphaned"] = PaymentAttempt.orphaned + orphaned_inc
             if polls_inc:
                 values["polls"] = PaymentAttempt.polls + polls_inc
-            return bool(_changed(session, stmt.values(updated_at=self.now(), **values)))
+            return bool(changed(session, stmt.values(updated_at=self.now(), **values)))
 
 
 def _order(row: PaymentAttempt) -> PaymentOrder:

@@ -3,6 +3,7 @@ worker on Redis doing kvits' work."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -46,9 +47,11 @@ def test_beat_sends_every_periodic_task_a_worker_knows() -> None:
     for module in TASK_MODULES:
         importlib.import_module(module)
     names = {entry["task"] for entry in BEAT_SCHEDULE.values()}
-    assert names == {"webhooks.pump", "psd2.poll_due", "paylinks.follow_due"}
+    assert names == {"webhooks.pump", "psd2.poll_due", "paylinks.follow_due", "invoices.mark_overdue"}
     assert names <= set(celery_app().tasks)
-    assert all(entry["schedule"] <= 60 for entry in BEAT_SCHEDULE.values())
+    every = {entry["task"]: entry["schedule"] for entry in BEAT_SCHEDULE.values()}
+    assert every.pop("invoices.mark_overdue") == 3600  # daily work, looked at hourly
+    assert all(seconds <= 60 for seconds in every.values())
 
 
 def test_worker_and_beat_need_a_broker(sqlite_url: str) -> None:
@@ -58,15 +61,28 @@ def test_worker_and_beat_need_a_broker(sqlite_url: str) -> None:
 
 
 def test_a_worker_on_redis_does_kvits_work(sqlite_url: str, redis_url: str, tmp_path: Path) -> None:
-    """`kvits worker` takes a task from Redis and runs it against the database."""
-    env = {**os.environ, "KVITS_DATABASE_URL": sqlite_url, "KVITS_BROKER_URL": redis_url, "COLUMNS": "200"}
+    """`kvits worker` takes a task from Redis and runs it against the database; the
+    request id of whoever sent it is on the worker's (JSON) log lines, and its metrics
+    count the tasks."""
+    import socket
+
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "KVITS_DATABASE_URL": sqlite_url, "KVITS_BROKER_URL": redis_url, "COLUMNS": "200",
+           "KVITS_LOG_FORMAT": "json"}
     env.pop("KVITS_MERCHANT", None)
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     log = tmp_path / "worker.log"
     with log.open("w") as out:
-        worker = subprocess.Popen([sys.executable, "-m", "api.cli", "worker", "--concurrency", "1"], cwd=REPO_ROOT,
+        worker = subprocess.Popen([sys.executable, "-m", "api.cli", "worker", "--concurrency", "1",
+                                   "--metrics-port", str(port)], cwd=REPO_ROOT,
                                   env=env, stdout=out, stderr=subprocess.STDOUT)
         try:
             sender = subprocess.run([sys.executable, "-c", "from core.tasks import celery_app; "
+                                     "from core.observe import REQUEST_ID; REQUEST_ID.set('req-from-api-1'); "
                                      "celery_app().send_task('paylinks.follow_due'); celery_app().send_task('webhooks.pump')"],
                                     cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60)
             assert sender.returncode == 0, sender.stderr
@@ -77,7 +93,15 @@ def test_a_worker_on_redis_does_kvits_work(sqlite_url: str, redis_url: str, tmp_
                 time.sleep(0.1)
             else:
                 pytest.fail("the worker did not run the tasks:\n" + log.read_text()[-3000:])
+            metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
         finally:
             worker.terminate()
             worker.wait(20)
-    assert "Traceback" not in log.read_text()
+    text = log.read_text()
+    assert "Traceback" not in text
+    lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    done = [line for line in lines if "succeeded" in line["message"]]
+    assert {line["task"] for line in done} == {"paylinks.follow_due", "webhooks.pump"}
+    assert {line["request_id"] for line in done} == {"req-from-api-1"}
+    assert 'kvits_tasks_total{outcome="success",task="paylinks.follow_due"} 1.0' in metrics
+    assert 'kvits_task_duration_seconds_count{task="webhooks.pump"} 1.0' in metrics
