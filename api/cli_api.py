@@ -70,7 +70,13 @@ def make_app():  # type: ignore[no-untyped-def]
         from core.tasks import every
         from invoices.overdue import run_overdue_job
 
-        every(3600, lambda: run_overdue_job(runtime.factory, runtime.settings.timezone), "invoices.mark_overdue")
+        from api.webhooks import pump_soon
+        from reconciliation.jobs import resume_here
+
+        factory, settings = runtime.factory, runtime.settings
+        every(3600, lambda: run_overdue_job(factory, settings.timezone), "invoices.mark_overdue")
+        every(60, lambda: resume_here(factory, settings, then=lambda: pump_soon(factory, settings)),
+              "statements.resume_jobs")
     return app
 
 

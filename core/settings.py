@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     pay_link_days: int = Field(60, ge=1, le=3650)
     # Let webhook endpoints be http or private addresses (localhost...): development only
     webhook_allow_private: bool = False
+    # An import whose worker has not said it is alive for this long is taken over by another
+    import_stale_seconds: int = Field(60, ge=2, le=86400)
     # The merchants' time zone: their day turns at its midnight (overdue invoices, ...)
     timezone: str = "Europe/Riga"
     # Log lines as `text` (readable) or `json` (one object per line, for a log shipper)

@@ -26,6 +26,8 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "deliver webhooks that are due": {"task": "webhooks.pump", "schedule": 60.0},  # float-ok: seconds
     "poll payment attempts that are due": {"task": "psd2.poll_due", "schedule": 60.0},  # float-ok: seconds
     "follow pay link payments in flight": {"task": "paylinks.follow_due", "schedule": 60.0},  # float-ok: seconds
+    "resume imports whose worker or message was lost": {"task": "statements.resume_jobs",
+                                                          "schedule": 60.0},  # float-ok: seconds
     # daily work, sent hourly: the day turns in the merchants' time zone, a run under a
     # lease reports only what is new
     "report invoices that became overdue": {"task": "invoices.mark_overdue", "schedule": 3600.0},  # float-ok: seconds

@@ -6,18 +6,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import CursorResult, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from camt.errors import CamtError
-from core.db import is_transient, transaction
+from core.db import changed, is_transient, transaction
 from core.errors import KvitsError
+from core.settings import Settings
 from reconciliation.models import ImportJob
 from reconciliation.report import ImportReport
 from reconciliation.source import ImportOptions, PreparedStatement
@@ -35,21 +36,59 @@ def progress_of(job: ImportJob) -> int:
         return _PROGRESS.get(job.id, job.progress_bytes)
 
 
-def run_job(factory: sessionmaker[Session], job_id: int, options: ImportOptions) -> str:
-    """Import the job's file once; return the job's final state. A job already taken by
-    another worker (or finished) is left alone."""
+# a running import writes its heartbeat this often (not on SQLite, where the import holds
+# the only write lock), and one silent for STALE lost its worker: the next run takes over
+HEARTBEAT = 5.0  # float-ok: seconds
+STALE = 60.0  # float-ok: seconds
+MAX_RUNS = 3  # a file that kills its worker every time is failed, not retried forever
+BUSY = "busy"  # another worker is importing the job right now
+
+
+def _silence(factory: sessionmaker[Session], stale: float) -> float:  # float-ok: seconds
+    """How long a running job may be silent: on SQLite it cannot beat at all, so only an
+    hour without an end counts as a dead worker."""
+    return max(stale, 3600.0) if factory.kw["bind"].dialect.name == "sqlite" else stale  # float-ok: seconds
+
+
+def _claim(session: Session, job_id: int, stale: float) -> str | None:  # float-ok: seconds
+    """Take the job: queued, or running with a worker that stopped beating. None when
+    taken; else why not ("skipped": finished; BUSY: someone is on it)."""
+    now = datetime.now(UTC)
+    silent = or_(ImportJob.heartbeat_at < now - timedelta(seconds=stale),
+                 and_(ImportJob.heartbeat_at.is_(None), ImportJob.started_at < now - timedelta(seconds=stale)))
+    taken = changed(session, update(ImportJob).where(
+        ImportJob.id == job_id, or_(ImportJob.state == "queued", and_(ImportJob.state == "running", silent)))
+        .values(state="running", started_at=now, heartbeat_at=now, runs=ImportJob.runs + 1))
+    if taken:
+        return None
+    job = session.get(ImportJob, job_id)
+    return BUSY if job is not None and job.state == "running" else "skipped"
+
+
+def run_job(factory: sessionmaker[Session], job_id: int, options: ImportOptions,
+            stale: float = STALE) -> str:  # float-ok: seconds
+    """Import the job's file once; return the job's final state. A job finished, or being
+    imported by a live worker, is left alone ("skipped", BUSY); one whose worker died in
+    the middle (nothing of it was stored: the import is one transaction) is imported
+    again from the start, at most MAX_RUNS times."""
     from reconciliation.service import import_statement
 
+    stale = _silence(factory, stale)
     with transaction(factory) as session:
-        result = session.execute(update(ImportJob).where(ImportJob.id == job_id, ImportJob.state == "queued")
-                                 .values(state="running", started_at=datetime.now(UTC))
-                                 .execution_options(synchronize_session=False))
-        assert isinstance(result, CursorResult)
-        if result.rowcount != 1:
-            return "skipped"
+        refused = _claim(session, job_id, stale)
+        if refused is not None:
+            return refused
         job = session.get(ImportJob, job_id)
         assert job is not None
-        path, merchant_id, file_name = Path(job.path), job.merchant_id, job.file_name
+        path, merchant_id, file_name, runs = Path(job.path), job.merchant_id, job.file_name, job.runs
+        if runs > MAX_RUNS:
+            job.state, job.finished_at = "failed", datetime.now(UTC)
+            job.error = (f"the import stopped {MAX_RUNS} times without finishing (its worker died each time); "
+                         "nothing of it was stored: check the file, or upload it again")
+            path.unlink(missing_ok=True)
+            return "failed"
+        if runs > 1:
+            _log.warning("import job %s: run %s, its previous worker stopped in the middle", job_id, runs)
     sqlite = factory.kw["bind"].dialect.name == "sqlite"
     last = [0.0]
 
@@ -62,6 +101,10 @@ def run_job(factory: sessionmaker[Session], job_id: int, options: ImportOptions)
                 s.execute(update(ImportJob).where(ImportJob.id == job_id).values(progress_bytes=done)
                           .execution_options(synchronize_session=False))
 
+    stop = threading.Event()
+    if not sqlite:
+        threading.Thread(target=_beat, args=(factory, job_id, stop), daemon=True,
+                         name=f"kvits-import-{job_id}-heartbeat").start()
     state, values = "failed", {}
     try:
         for attempt in range(1, ATTEMPTS + 1):
@@ -89,6 +132,7 @@ def run_job(factory: sessionmaker[Session], job_id: int, options: ImportOptions)
         _log.exception("import job %s failed", job_id)
         values = {"error": "an internal error stopped the import; nothing of it was stored"}
     finally:
+        stop.set()
         path.unlink(missing_ok=True)
         with _PROGRESS_LOCK:
             _PROGRESS.pop(job_id, None)
@@ -97,6 +141,46 @@ def run_job(factory: sessionmaker[Session], job_id: int, options: ImportOptions)
                         .values(state=state, finished_at=datetime.now(UTC), **values)
                         .execution_options(synchronize_session=False))
     return state
+
+
+def _beat(factory: sessionmaker[Session], job_id: int, stop: threading.Event) -> None:
+    while not stop.wait(HEARTBEAT):
+        try:
+            with transaction(factory) as s:
+                changed(s, update(ImportJob).where(ImportJob.id == job_id, ImportJob.state == "running")
+                        .values(heartbeat_at=datetime.now(UTC)))
+        except Exception:  # noqa: BLE001  (a missed beat is not the import's failure)
+            _log.warning("import job %s: could not write its heartbeat", job_id, exc_info=True)
+
+
+def resumable(factory: sessionmaker[Session], stale: float = STALE) -> list[int]:  # float-ok: seconds
+    """Jobs whose task may have been lost: queued for longer than `stale` (a broker that
+    restarted without its queue), or running with a silent worker. The database is the
+    record of what is to be done; sending their task again is safe (`run_job` claims)."""
+    old = datetime.now(UTC) - timedelta(seconds=_silence(factory, stale))
+    with transaction(factory) as session:
+        return list(session.scalars(select(ImportJob.id).where(or_(
+            and_(ImportJob.state == "queued", ImportJob.created_at < old),
+            and_(ImportJob.state == "running", or_(ImportJob.heartbeat_at < old,
+                                                   and_(ImportJob.heartbeat_at.is_(None),
+                                                        ImportJob.started_at < old))))).order_by(ImportJob.id)))
+
+
+def options_for(settings: Settings) -> ImportOptions:
+    """How a deployment's background imports read and match."""
+    from reconciliation.model import MatchSettings
+
+    return ImportOptions(max_bytes=settings.max_statement_bytes, line_limit=0,
+                         settings=MatchSettings(auto_apply_at=settings.auto_apply_at))
+
+
+def resume_here(factory: sessionmaker[Session], settings: Settings, then: Callable[[], None] | None = None) -> int:
+    """Without a broker: start again, on threads of this process, the jobs a previous
+    process left (stopped or killed in the middle)."""
+    ids = resumable(factory, settings.import_stale_seconds)
+    for job_id in ids:
+        start(factory, job_id, options_for(settings), broker=False, then=then)
+    return len(ids)
 
 
 def summary(report: ImportReport) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, selectinload
 
 import camt
@@ -472,6 +472,9 @@ class _Importer:
             self.report.add(line)
 
 
+IMPORT_LOCK = 0x6B76  # "kv": the advisory lock class of statement imports
+
+
 def import_statement(
     session: Session,
     merchant_id: int,
@@ -489,6 +492,12 @@ def import_statement(
     prepared = source if isinstance(source, PreparedStatement) else PreparedStatement(
         source, options, progress, file_name
     )
+    if not options.dry_run and session.get_bind().dialect.name == "postgresql":
+        # one import of a merchant's statements at a time: overlapping files (the same
+        # entries in several) then meet entries already committed, instead of colliding on
+        # the unique identity and reading again, over and over, when many come at once
+        session.execute(text("SELECT pg_advisory_xact_lock(:kind, :merchant)"),
+                        {"kind": IMPORT_LOCK, "merchant": merchant_id % 2**31})
     with prepared:
         report = ImportReport(file_name=prepared.name, dry_run=options.dry_run, line_limit=options.line_limit)
         _Importer(session, merchant_id, options, report).run(prepared.events())

@@ -1,5 +1,8 @@
-"""The import job as a Celery task (acks late: a worker that dies mid-import leaves the
-job to be retried; the import is one transaction, so nothing half-stored remains)."""
+"""The import job as a Celery task. Acks late, and the job row is the record: a worker
+that dies mid-import leaves nothing stored (one transaction) and its job is imported
+again, by the redelivered message or by `resume_jobs` (beat, every minute) once the
+job's heartbeat has gone silent for KVITS_IMPORT_STALE_SECONDS; a broker that restarted
+empty loses no import either, as `resume_jobs` sends queued jobs again."""
 
 from __future__ import annotations
 
@@ -11,9 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.db import make_engine, session_factory
 from core.settings import get_settings
 from core.tasks import celery_app
-from reconciliation.jobs import run_job
-from reconciliation.model import MatchSettings
-from reconciliation.source import ImportOptions
+from reconciliation.jobs import BUSY, options_for, resumable, run_job
 
 app = celery_app()
 
@@ -23,14 +24,22 @@ def _factory() -> sessionmaker[Session]:
     return session_factory(make_engine(get_settings().resolved_database_url()))
 
 
-def options() -> ImportOptions:
-    settings = get_settings()
-    return ImportOptions(max_bytes=settings.max_statement_bytes, line_limit=0,
-                         settings=MatchSettings(auto_apply_at=settings.auto_apply_at))
-
-
-@app.task(name="statements.import_job", bind=True, acks_late=True)  # type: ignore[untyped-decorator]
+@app.task(name="statements.import_job", bind=True, acks_late=True, max_retries=None)  # type: ignore[untyped-decorator]
 def import_job(self: Task, job_id: int) -> str:
-    state = run_job(_factory(), job_id, options())
-    app.send_task("webhooks.pump")  # deliver what the import committed (statement.imported, ...)
+    stale = get_settings().import_stale_seconds
+    state = run_job(_factory(), job_id, options_for(get_settings()), stale=stale)
+    if state == BUSY:  # another worker is on it: look again once it could have gone silent
+        raise self.retry(countdown=stale)
+    if state != "skipped":
+        app.send_task("webhooks.pump")  # deliver what the import committed (statement.imported, ...)
     return state
+
+
+@app.task(name="statements.resume_jobs")  # type: ignore[untyped-decorator]
+def resume_jobs() -> int:
+    """For beat, every minute: send again the imports whose task was lost (a broker that
+    restarted empty) or whose worker died in the middle; the database says which."""
+    ids = resumable(_factory(), get_settings().import_stale_seconds)
+    for job_id in ids:
+        import_job.apply_async(args=(job_id,))
+    return len(ids)

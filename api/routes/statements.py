@@ -22,10 +22,8 @@ from api.security import Principal
 from api.webhooks import pump_soon
 from core.db import transaction
 from core.settings import default_data_dir
-from reconciliation.jobs import progress_of, start
-from reconciliation.model import MatchSettings
+from reconciliation.jobs import options_for, progress_of, start
 from reconciliation.models import ImportJob
-from reconciliation.source import ImportOptions
 
 router = APIRouter(tags=["statements"])
 
@@ -101,10 +99,8 @@ async def upload_statement(request: Request, who: Annotated[Principal, Depends(r
     except BaseException:
         path.unlink(missing_ok=True)
         raise
-    options = ImportOptions(max_bytes=settings.max_statement_bytes, line_limit=0,
-                            settings=MatchSettings(auto_apply_at=settings.auto_apply_at))
     broker = bool(settings.broker_url)
-    start(factory, job_id, options, broker=broker, then=lambda: pump_soon(factory, settings))
+    start(factory, job_id, options_for(settings), broker=broker, then=lambda: pump_soon(factory, settings))
     return JSONResponse(body, status_code=202, headers={"Location": f"/v1/statement-imports/{body['id']}"})
 
 

@@ -47,7 +47,8 @@ def test_beat_sends_every_periodic_task_a_worker_knows() -> None:
     for module in TASK_MODULES:
         importlib.import_module(module)
     names = {entry["task"] for entry in BEAT_SCHEDULE.values()}
-    assert names == {"webhooks.pump", "psd2.poll_due", "paylinks.follow_due", "invoices.mark_overdue"}
+    assert names == {"webhooks.pump", "psd2.poll_due", "paylinks.follow_due", "invoices.mark_overdue",
+                     "statements.resume_jobs"}
     assert names <= set(celery_app().tasks)
     every = {entry["task"]: entry["schedule"] for entry in BEAT_SCHEDULE.values()}
     assert every.pop("invoices.mark_overdue") == 3600  # daily work, looked at hourly

@@ -1,4 +1,5 @@
-"""invoices remember the day they were reported overdue; scheduled jobs take leases
+"""invoices remember the day they were reported overdue; scheduled jobs take leases;
+import jobs keep a heartbeat and count their runs (a job whose worker died is resumed)
 
 Revision ID: 0010
 Revises: 0009
@@ -18,6 +19,9 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table('invoices', schema=None) as batch_op:
         batch_op.add_column(sa.Column('overdue_notified_on', sa.Date(), nullable=True))
+    with op.batch_alter_table('import_jobs', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('heartbeat_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('runs', sa.Integer(), server_default='0', nullable=False))
     op.create_table(
         'job_leases',
         sa.Column('name', sa.String(length=64), nullable=False),
@@ -29,5 +33,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('job_leases')
+    with op.batch_alter_table('import_jobs', schema=None) as batch_op:
+        batch_op.drop_column('runs')
+        batch_op.drop_column('heartbeat_at')
     with op.batch_alter_table('invoices', schema=None) as batch_op:
         batch_op.drop_column('overdue_notified_on')
