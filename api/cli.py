@@ -777,9 +777,8 @@ def payments_refund(payment: Annotated[str, typer.Argument(help="the payment, e.
     """Give back all or part of PAYMENT: a card payment through the acquirer, a bank
     payment as a transfer from the merchant's account, confirmed at their bank (the
     address to confirm it at is printed)."""
-    from decimal import Decimal, InvalidOperation
 
-    from core.money import from_minor, to_minor
+    from core.money import from_minor, parse_amount, to_minor
     from paylinks.models import PayerPayment
     from paylinks.refunds import refunds_for
     from paylinks.service import payments_for
@@ -797,8 +796,8 @@ def payments_refund(payment: Annotated[str, typer.Argument(help="the payment, e.
     minor = None
     if amount is not None:
         try:
-            minor = to_minor(Decimal(amount.strip().replace(",", ".")), currency)
-        except (InvalidOperation, KvitsError) as exc:
+            minor = to_minor(parse_amount(amount, currency), currency)  # plain digits only: no 1e3, 1_0, 1,000
+        except KvitsError as exc:
             raise typer.BadParameter(f"{amount[:30]!r} is not an amount in {currency}: {exc}",
                                      param_hint="--amount") from None
     refunds = refunds_for(rt.settings, payments_for(rt.settings, rt.factory))

@@ -86,7 +86,7 @@ def merchants_create(code: str, name: Annotated[str | None, typer.Option(help="D
     """Create merchant CODE (or say that it exists)."""
     from api.cli_state import State
     from core.models import Merchant
-    from core.tenancy import get_or_create_merchant
+    from core.tenancy import get_or_create_merchant, set_iban
     from sqlalchemy import select
 
     rt = State.rt()
@@ -94,7 +94,7 @@ def merchants_create(code: str, name: Annotated[str | None, typer.Option(help="D
         known = session.scalar(select(Merchant.id).where(Merchant.code == code))
         merchant = get_or_create_merchant(session, code, name)
         if iban is not None:
-            merchant.iban = _iban(iban)
+            set_iban(session, merchant, _iban(iban))
         out.print(f"merchant {merchant.code} ({merchant.name}) {'exists' if known else 'created'}")
 
 
@@ -137,6 +137,7 @@ def merchants_update(
     from api.cli_state import State
     from core.errors import KvitsError
     from core.models import Merchant
+    from core.tenancy import set_iban
     from sqlalchemy import select
 
     rt = State.rt()
@@ -147,7 +148,7 @@ def merchants_update(
         if name is not None:
             merchant.name = name[:200]
         if iban is not None:
-            merchant.iban = _iban(iban)
+            set_iban(session, merchant, _iban(iban))
         if fee_bp is not None:
             merchant.fee_bp = fee_bp
         if partial_payments is not None:

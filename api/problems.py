@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -37,6 +38,17 @@ _HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404
                406: "not_acceptable", 413: "too_large", 415: "unsupported_media_type", 429: "rate_limited"}
 
 
+def _message(error: Any) -> str:
+    """pydantic's words, except a regular expression nobody should have to read."""
+    if error.get("type") == "string_pattern_mismatch":
+        pattern = str((error.get("ctx") or {}).get("pattern", ""))
+        if "[0-9]{1,12}" in pattern:
+            return "must be a plain decimal amount like 12.50 (digits and one point: no sign, exponent, spaces " \
+                   "or thousands separators)"
+        return "is not in the expected form (see the API description)"
+    return str(error.get("msg", ""))
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     def _problem(request: Request, exc: Problem) -> JSONResponse:
@@ -44,7 +56,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "message": e.get("msg", "")}
+        errors = [{"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "message": _message(e)}
                   for e in exc.errors()[:20]]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "the request is not valid"
         return problem_response(request, Problem(422, "validation_failed", detail[:1000], errors=errors))

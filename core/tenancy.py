@@ -44,3 +44,13 @@ def get_or_create_merchant(session: Session, code: str, name: str | None = None)
         session.add(merchant)
         session.flush()
     return merchant
+
+
+def set_iban(session: Session, merchant: Merchant, iban: str) -> None:
+    """The account payers' money goes to. One merchant's only: two merchants on one account
+    would see each other's payments in its statements, and a card payout for both in one
+    credit that neither could recognise."""
+    other = session.scalar(select(Merchant.code).where(Merchant.iban == iban, Merchant.id != merchant.id))
+    if other is not None:
+        raise MerchantError(f"IBAN {iban} is merchant {other!r}'s account already; each merchant needs its own")
+    merchant.iban = iban

@@ -164,6 +164,11 @@ def _event(session: Session, invoice: Invoice, kind: str, detail: str, amount: i
     )
 
 
+def note(session: Session, invoice: Invoice, kind: str, detail: str, amount_minor: int | None = None) -> None:
+    """A line in the invoice's history that changes nothing else (e.g. money to give back)."""
+    _event(session, invoice, kind, detail[:2000], amount_minor)
+
+
 # dates an invoice may carry: wide enough for any real one, far from the calendar's ends
 EARLIEST, LATEST = date(1970, 1, 1), date(2199, 12, 31)
 

@@ -23,14 +23,16 @@ from core.errors import KvitsError
 MAX_BODY = 1024 * 1024
 STATUSES = frozenset({"requires_payment_method", "requires_action", "authorised", "captured", "declined",
                       "cancelled", "expired", "refunded", "partially_refunded"})
+REFUND_STATUSES = frozenset({"pending", "succeeded", "failed"})
 _ID = re.compile(r"(acq|re|po)_[0-9a-f]{8,64}")
-_AMOUNT = re.compile(r"-?[0-9]{1,12}(\.[0-9]{1,2})?")
+_AMOUNT = re.compile(r"-?[0-9]{1,12}(\.[0-9]{1,3})?")
 
 
 class AcquirerError(KvitsError):
-    """The acquirer refused (`code` is its stable code) or could not be reached
-    (`unreachable`: the call may or may not have happened; retrying with the same
-    Idempotency-Key is safe)."""
+    """The acquirer refused (`code` is its stable code), or what happened is not known
+    (`unreachable`: no answer, a failure on its side, an answer kvits cannot read, or a
+    request it is still working on: the call may or may not have happened, and retrying
+    with the same Idempotency-Key is safe and tells)."""
 
     def __init__(self, message: str, code: str = "unreachable", status: int = 0) -> None:
         super().__init__(message)
@@ -38,7 +40,8 @@ class AcquirerError(KvitsError):
 
     @property
     def unreachable(self) -> bool:
-        return self.code == "unreachable"
+        return self.code in ("unreachable", "bad_answer", "idempotency_key_in_use") or self.status in (408, 409, 429) \
+            or self.status >= 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,8 +154,11 @@ def _refund(data: object) -> CardRefund:
     if not isinstance(data, dict):
         raise AcquirerError("the acquirer's answer is not a JSON object", "bad_answer")
     payout = data.get("payout")
+    status = _text(data, "status", 40)
+    if status not in REFUND_STATUSES:
+        raise AcquirerError(f"the acquirer answered an unknown refund status {str(status)[:40]!r}", "bad_answer")
     return CardRefund(id=_id(data, "id") or "", payment_id=_id(data, "payment") or "", amount=_money(data, "amount"),
-                      status=_text(data, "status", 40) or "",
+                      status=status,
                       payout_id=_id(payout, "id") if isinstance(payout, dict) else None)
 
 
@@ -201,10 +207,12 @@ class AcquirerClient:
             raise AcquirerError(f"the card acquirer did not answer ({type(exc).__name__})") from None
         try:
             data = httpx.Response(status, content=raw).json() if raw else None
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than Python reads
             data = None
         if status >= 500:
             raise AcquirerError(f"the card acquirer failed ({status})")
+        if status < 400 and data is None:
+            raise AcquirerError(f"the card acquirer's answer to {path} ({status}) is not JSON", "bad_answer", status)
         if status >= 400:
             error = data.get("error") if isinstance(data, dict) else None
             code = error.get("code") if isinstance(error, dict) and isinstance(error.get("code"), str) else "refused"
@@ -216,7 +224,7 @@ class AcquirerClient:
     def create(self, *, idempotency_key: str, amount: Decimal, currency: str, reference: str, description: str,
                payout_iban: str, payout_name: str, return_url: str) -> CardPayment:
         _, data = self._call("POST", "/payments", {
-            "amount": f"{amount:.2f}", "currency": currency, "reference": reference, "description": description[:140],
+            "amount": format(amount, "f"), "currency": currency, "reference": reference, "description": description[:140],
             "payout_iban": payout_iban, "payout_name": payout_name[:70], "return_url": return_url,
         }, idempotency_key)
         return card_payment(data)
@@ -231,7 +239,7 @@ class AcquirerClient:
         return card_payment(self._call("POST", f"/payments/{_safe(payment_id)}/cancel", {})[1])
 
     def refund(self, payment_id: str, amount: Decimal, idempotency_key: str) -> CardRefund:
-        return _refund(self._call("POST", f"/payments/{_safe(payment_id)}/refunds", {"amount": f"{amount:.2f}"},
+        return _refund(self._call("POST", f"/payments/{_safe(payment_id)}/refunds", {"amount": format(amount, "f")},
                                   idempotency_key)[1])
 
     def payout(self, payout_id: str) -> Payout:

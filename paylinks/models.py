@@ -63,6 +63,9 @@ class PayerPayment(Base):
     bank_id: Mapped[str | None] = mapped_column(String(64))
     attempt_id: Mapped[int | None] = mapped_column(ForeignKey("psd2_payment_attempts.id"))
     refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    # captured beyond what its invoice had open (paid otherwise in the same moment): the
+    # payer's money, not the invoice's; a refund gives this part back first
+    unapplied_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     failure: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

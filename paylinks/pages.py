@@ -107,5 +107,7 @@ def receipt_email(language: str, merchant_name: str, invoice_number: str, amount
     return subject, body
 
 
-def not_found_page(message: str) -> str:
-    return render("en", "notfound.html", merchant_name="kvits", message=message)
+def not_found_page(message: str, title: str | None = None) -> str:
+    """A plain page: "Page not found" unless `title` says what it is (in English: the
+    merchant's own pages are)."""
+    return render("en", "notfound.html", merchant_name="kvits", message=message, title=title)

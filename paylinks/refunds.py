@@ -18,6 +18,7 @@ number of partial refunds adds up to the payment's fee exactly, to the cent.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ _log = logging.getLogger("kvits.paylinks")
 REFUNDABLE = {"card": (State.CAPTURED, State.SETTLED, State.PARTIALLY_REFUNDED),
               "bank": (State.SETTLED, State.PARTIALLY_REFUNDED)}
 IN_FLIGHT = ("pending", "awaiting_sca")
+_KEY = re.compile(r"KR[0-9A-F]{24}")  # a refund's end-to-end id
 _ATTEMPT_DONE = {"accepted": "succeeded", "completed": "succeeded", "rejected": "failed", "failed": "failed",
                  "timed_out": "failed", "cancelled": "failed"}
 
@@ -88,6 +90,17 @@ def view_of(r: Refund) -> RefundView:
                       r.succeeded_at)
 
 
+def _why_not(p: PayerPayment) -> str:
+    state = State(p.state)
+    if state is State.REFUNDED:
+        return f"payment pay_{p.id} is refunded in full already"
+    if state in (State.FAILED, State.CANCELLED):
+        return f"payment pay_{p.id} {'failed' if state is State.FAILED else 'was cancelled'}: nothing was paid, " \
+               "so nothing can be refunded"
+    when = "captured" if p.method == "card" else "on the merchant's statement (settled)"
+    return f"payment pay_{p.id} is {p.state}: a {p.method} payment can be refunded once it is {when}"
+
+
 def refundable_minor(session: Session, p: PayerPayment) -> int:
     """What can still be given back: paid, less refunded and refunds in flight."""
     if State(p.state) not in REFUNDABLE[p.method]:
@@ -99,10 +112,10 @@ def refundable_minor(session: Session, p: PayerPayment) -> int:
 
 class Refunds:
     """`payments` gives the acquirer, the PSD2 attempts, the factory and the clock;
-    `banks` the registry the merchant's own bank is found in; `return_url(refund_id)`
+    `banks` the registry the merchant's own bank is found in; `return_url(end_to_end_id)`
     is where the merchant's bank sends them back after confirming a bank refund."""
 
-    def __init__(self, payments: Payments, banks: Registry, return_url: Callable[[int], str]) -> None:
+    def __init__(self, payments: Payments, banks: Registry, return_url: Callable[[str], str]) -> None:
         self.payments, self.banks, self.return_url = payments, banks, return_url
         self.factory, self.now = payments.factory, payments.now
 
@@ -121,9 +134,7 @@ class Refunds:
             if p is None:
                 raise RefundError(f"no payment pay_{payment_id}", "not_found")
             if State(p.state) not in REFUNDABLE[p.method]:
-                when = "captured" if p.method == "card" else "on the merchant's statement (settled)"
-                raise RefundError(f"payment pay_{p.id} is {p.state}: a {p.method} payment can be refunded once it "
-                                  f"is {when}", "not_refundable")
+                raise RefundError(_why_not(p), "not_refundable")
             left = refundable_minor(s, p)
             amount = left if amount_minor is None else amount_minor
             if amount <= 0:
@@ -204,29 +215,36 @@ class Refunds:
             made = client.refund(acquirer_id, amount, key)
         except AcquirerError as exc:
             if exc.unreachable:  # asked again later with the same key: never a second refund
-                _log.warning("refund %s: the acquirer did not answer: %s", refund_id, exc)
+                _log.warning("refund %s: the acquirer's answer is not known: %s", refund_id, exc)
                 return self.view(refund_id)
             return self._fail(refund_id, f"the card acquirer refused: {exc}")
         finally:
             client.close()
+        if made.payment_id != acquirer_id or made.amount != amount:
+            # not the refund asked for: nothing is recorded, and it is asked again (same key)
+            _log.error("refund %s: the acquirer answered about %s %s, not %s %s", refund_id, made.payment_id,
+                       made.amount, acquirer_id, amount)
+            return self.view(refund_id)
         if made.status == "failed":
             return self._fail(refund_id, "the card acquirer could not refund")
         with transaction(self.factory) as s:
             refund = s.get(Refund, refund_id, with_for_update=True)
             assert refund is not None
             refund.acquirer_refund_id, refund.payout_id = made.id, made.payout_id
-            succeed(s, refund, self.now())
+            if made.status == "succeeded":
+                succeed(s, refund, self.now())
             return view_of(refund)
 
     def _bank(self, refund_id: int, bank_id: str, order: PaymentOrder, psu_ip: str) -> RefundView:
         attempts = self.payments.attempts
         try:
-            attempt_id = attempts.create(self._merchant(refund_id), bank_id, order, self.return_url(refund_id))
+            back = self.return_url(order.end_to_end_id)
+            attempt_id = attempts.create(self._merchant(refund_id), bank_id, order, back)
             with transaction(self.factory) as s:
                 refund = s.get(Refund, refund_id, with_for_update=True)
                 assert refund is not None
                 refund.attempt_id = attempt_id
-            url = attempts.redirect(attempt_id, psu_ip=psu_ip, nok_redirect_uri=self.return_url(refund_id))
+            url = attempts.redirect(attempt_id, psu_ip=psu_ip, nok_redirect_uri=back)
         except (AttemptError, KvitsError) as exc:
             self.follow(refund_id)
             view = self.view(refund_id)
@@ -291,6 +309,14 @@ class Refunds:
                 refund.failure = (attempt.last_error or attempt.bank_status or attempt.state)[:2000]
             return view_of(refund)
 
+    def follow_key(self, end_to_end_id: str) -> RefundView | None:
+        """`follow` by the refund's end-to-end id (the merchant's bank return address)."""
+        if not _KEY.fullmatch(end_to_end_id):
+            return None
+        with transaction(self.factory) as s:
+            refund_id = s.scalar(select(Refund.id).where(Refund.end_to_end_id == end_to_end_id))
+        return None if refund_id is None else self.follow(refund_id)
+
     def due(self, limit: int = 100) -> list[int]:
         with transaction(self.factory) as s:
             return list(s.scalars(select(Refund.id).where(Refund.state.in_(IN_FLIGHT)).order_by(Refund.id)
@@ -310,8 +336,11 @@ def succeed(session: Session, refund: Refund, now: datetime) -> None:
     invoice = session.get(Invoice, p.invoice_id)
     assert invoice is not None
     invoice_service.lock(session, invoice)
-    # (the database's own check stops more: this keeps the invoice's record whole if it came late)
-    give = min(refund.amount_minor, max(invoice.paid_minor - invoice.refunded_minor, 0))
+    # what the payment captured beyond its invoice is given back first: only the rest was
+    # the invoice's (and the database's own check stops more than it was paid)
+    spare = p.unapplied_minor
+    part = max(p.refunded_minor - spare, 0) - max(before - spare, 0)
+    give = min(part, max(invoice.paid_minor - invoice.refunded_minor, 0))
     if give > 0:
         invoice_service.record_refund(session, invoice, give, f"refund re_{refund.id} of payment pay_{p.id}"
                                       + (f": {refund.reason}" if refund.reason else ""))
@@ -331,7 +360,8 @@ def succeed(session: Session, refund: Refund, now: datetime) -> None:
 
 def refunds_for(settings: Settings, payments: Payments, banks: Registry | None = None) -> Refunds:
     """The refunds of this deployment: its payments' acquirer and banks; the merchant
-    comes back from confirming a bank refund to KVITS_PUBLIC_URL/refunds/{id}/returned."""
+    comes back from confirming a bank refund to KVITS_PUBLIC_URL/refunds/{end-to-end id}/
+    returned (the refund's random end-to-end id: not a number anyone could count through)."""
     registry = banks or Registry.from_settings(settings.sandbox_url, settings.psd2_banks_file)
     base = settings.public_url.rstrip("/")
-    return Refunds(payments, registry, lambda refund_id: f"{base}/refunds/{refund_id}/returned")
+    return Refunds(payments, registry, lambda key: f"{base}/refunds/{key}/returned")

@@ -18,6 +18,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -176,36 +177,73 @@ class Payments:
                          return_url=self.return_url(token))
         client = self.acquirer()
         try:
-            card = client.create(**order)  # type: ignore[arg-type]
+            card = self._open_card(client, payment_id, order)
+            with transaction(self.factory) as s:
+                p = s.get(PayerPayment, payment_id, with_for_update=True)
+                assert p is not None
+                if p.acquirer_id is None:
+                    p.acquirer_id = card.id
+                replaced = State(p.state) not in ACTIVE  # cancelled while the acquirer was asked
+                if not replaced:
+                    move(s, p, State.AWAITING_SCA, self.now())
+            if replaced:  # the payer must not pay on a form kvits no longer follows
+                self._void(client, card.id)
+                raise PayError(N_("This payment was replaced by another one. Start again."))
+        finally:
+            client.close()
+        self.on_start()
+        return payment_id, card.form_url
+
+    def _open_card(self, client: AcquirerClient, payment_id: int, order: dict[str, Any]) -> CardPayment:
+        """The acquirer's payment for this one: exactly the amount, currency and reference
+        asked for, else refused (and cancelled there)."""
+        try:
+            card = client.create(**order)
+            if (card.amount, card.currency, card.reference) != (order["amount"], order["currency"], order["reference"]):
+                self._void(client, card.id)
+                raise AcquirerError(f"the card acquirer opened {card.amount} {card.currency} ({card.reference[:35]}) "
+                                    f"for a payment of {order['amount']} {order['currency']}: refused, and cancelled "
+                                    "there", "mismatch")
+            return card
         except AcquirerError as exc:
             if not exc.unreachable:
                 with transaction(self.factory) as s:
                     p = s.get(PayerPayment, payment_id, with_for_update=True)
                     assert p is not None
-                    move(s, p, State.FAILED, self.now(), failure=f"the card acquirer refused: {exc}")
+                    move(s, p, State.FAILED, self.now(), failure=f"the card acquirer refused: {exc}"
+                         if exc.code != "mismatch" else str(exc))
             raise PayError(N_("Card payment could not be started. Try again, or pay from your bank."),
                            why=str(exc)) from None
-        finally:
-            client.close()
-        with transaction(self.factory) as s:
-            p = s.get(PayerPayment, payment_id, with_for_update=True)
-            assert p is not None
-            if p.acquirer_id is None:
-                p.acquirer_id = card.id
-            move(s, p, State.AWAITING_SCA, self.now())
-        self.on_start()
-        return payment_id, card.form_url
+
+    @staticmethod
+    def _void(client: AcquirerClient, acquirer_id: str) -> bool:
+        """Cancel a card payment at the acquirer (not captured: nothing is charged)."""
+        try:
+            return client.cancel(acquirer_id).status == "cancelled"
+        except AcquirerError as exc:
+            _log.warning("card payment %s could not be cancelled at the acquirer: %s", acquirer_id, exc)
+            return False
 
     def _card_sync(self, payment_id: int) -> None:
-        """Bring a card payment to where its acquirer has it; an authorised payment is
-        captured at once (capture is idempotent at the acquirer)."""
+        """Bring a card payment to where its acquirer has it. An authorised payment is
+        captured at once (capture is idempotent at the acquirer) while its invoice still
+        needs it; one whose invoice was paid otherwise or cancelled meanwhile is cancelled
+        at the acquirer instead, so the card is not charged."""
         p = self.view(payment_id)
         if self.acquirer is None or p.acquirer_id is None or State(p.state) not in (*ACTIVE, State.AUTHORISED):
             return
         client = self.acquirer()
         try:
             card = client.get(p.acquirer_id)
-            if card.status == "authorised" and p.state != State.CANCELLED.value:
+            if card.status == "authorised":
+                why = self._not_needed(payment_id)
+                if why is not None:
+                    if self._void(client, p.acquirer_id):
+                        with transaction(self.factory) as s:
+                            locked = s.get(PayerPayment, payment_id, with_for_update=True)
+                            assert locked is not None
+                            move(s, locked, State.CANCELLED, self.now(), failure=why)
+                    return
                 card = client.capture(p.acquirer_id)
         except AcquirerError as exc:
             _log.warning("card payment %s: the acquirer did not answer as asked: %s", payment_id, exc)
@@ -216,6 +254,22 @@ class Payments:
             locked = s.get(PayerPayment, payment_id, with_for_update=True)
             assert locked is not None
             apply_card(s, locked, card, self.now())
+
+    def _not_needed(self, payment_id: int) -> str | None:
+        """Why an authorised card payment must not be captured now (None: capture it)."""
+        with transaction(self.factory) as s:
+            p = s.get(PayerPayment, payment_id)
+            assert p is not None
+            invoice = s.get(Invoice, p.invoice_id)
+            assert invoice is not None
+            if State(p.state) not in (*ACTIVE, State.AUTHORISED):
+                return f"the payment is {p.state}: the card was not charged"
+            if Status(invoice.status) not in OPEN:
+                return f"invoice {invoice.number} was {invoice.status} meanwhile: the card was not charged"
+            own = p.amount_minor if p.state == State.AUTHORISED.value else 0
+            if p.amount_minor > invoice.open_minor - max(invoice.pending_minor - own, 0):
+                return f"invoice {invoice.number} was paid otherwise meanwhile: the card was not charged"
+            return None
 
     def _redirect(self, payment_id: int, attempt_id: int, token: str, psu_ip: str, user_agent: str | None) -> str:
         """The attempt's one SCA address; a request that meets another one sending the
@@ -239,26 +293,34 @@ class Payments:
 
     def cancel(self, payment_id: int) -> bool:
         """Stop a payment in flight that the payer has not authorised (see
-        `psd2.attempts.Attempts.cancel`); True when it is cancelled."""
-        current = self.view(payment_id)
-        if current.attempt_id is not None and not self.attempts.cancel(current.attempt_id):
-            return False
-        if current.acquirer_id is not None and self.acquirer is not None:
-            client = self.acquirer()
-            try:
-                card = client.cancel(current.acquirer_id)
-            except AcquirerError:
-                self._card_sync(payment_id)  # paid meanwhile, or the acquirer did not answer
+        `psd2.attempts.Attempts.cancel`); True when it is cancelled. Its bank attempt or
+        card payment is cancelled first; one started meanwhile by another request is
+        seen under the payment's lock and cancelled too."""
+        for _ in range(3):
+            current = self.view(payment_id)
+            if current.attempt_id is not None and not self.attempts.cancel(current.attempt_id):
                 return False
-            finally:
-                client.close()
-            if card.status != "cancelled":
-                return False
-        with transaction(self.factory) as s:
-            p = s.get(PayerPayment, payment_id, with_for_update=True)
-            assert p is not None
-            move(s, p, State.CANCELLED, self.now(), failure="replaced by a new payment")
-            return p.state == State.CANCELLED.value
+            if current.acquirer_id is not None and self.acquirer is not None:
+                client = self.acquirer()
+                try:
+                    card = client.cancel(current.acquirer_id)
+                except AcquirerError:
+                    card = None
+                finally:
+                    client.close()
+                if card is None:
+                    self._card_sync(payment_id)  # paid meanwhile, or the acquirer did not answer
+                    return False
+                if card.status != "cancelled":
+                    return False
+            with transaction(self.factory) as s:
+                p = s.get(PayerPayment, payment_id, with_for_update=True)
+                assert p is not None
+                if (p.attempt_id, p.acquirer_id) != (current.attempt_id, current.acquirer_id):
+                    continue  # its bank or the acquirer was asked meanwhile: cancel that too
+                move(s, p, State.CANCELLED, self.now(), failure="replaced by a new payment")
+                return p.state == State.CANCELLED.value
+        return False
 
     def _active_or_new(self, token: str, method: str, bank_id: str | None,
                        amount: Decimal | None) -> tuple[int, str | None]:
@@ -345,8 +407,14 @@ class Payments:
                 raise
             attempt_id = found
         with transaction(self.factory) as s:
-            s.execute(update(PayerPayment).where(PayerPayment.id == payment_id, PayerPayment.attempt_id.is_(None))
-                      .values(attempt_id=attempt_id).execution_options(synchronize_session=False))
+            p = s.get(PayerPayment, payment_id, with_for_update=True)
+            assert p is not None
+            if p.attempt_id is None:
+                p.attempt_id = attempt_id
+            replaced = State(p.state) is State.CANCELLED  # while its bank was asked
+        if replaced:  # the payer must not authorise a payment kvits no longer follows
+            self.attempts.cancel(attempt_id)
+            raise PayError(N_("This payment was replaced by another one. Start again."))
         return attempt_id
 
     # -- following
@@ -416,13 +484,17 @@ def move(session: Session, p: PayerPayment, target: State, now: datetime, failur
         else:
             p.authorised_at = p.authorised_at or now
             charge_fee(session, p, now)
-        applied = min(p.amount_minor, invoice.open_minor)
-        if applied > 0 and Status(invoice.status) in OPEN:
+        applied = min(p.amount_minor, invoice.open_minor) if Status(invoice.status) in OPEN else 0
+        if applied > 0:
             invoice_service.change_paid(session, invoice, applied, f"card payment pay_{p.id} ({p.card or 'card'})",
                                         locked=True)
-        if applied < p.amount_minor:  # paid otherwise meanwhile: the rest is the payer's, to refund
-            _log.warning("card payment %s captured %s more than invoice %s had open", p.id,
-                         from_minor(p.amount_minor - max(applied, 0), p.currency), invoice.number)
+        if applied < p.amount_minor:  # paid otherwise in the same moment: the rest is the payer's
+            p.unapplied_minor = p.amount_minor - applied
+            extra = from_minor(p.unapplied_minor, p.currency)
+            _log.warning("card payment %s captured %s more than invoice %s had open", p.id, extra, invoice.number)
+            invoice_service.note(session, invoice, "overpaid",
+                                 f"card payment pay_{p.id} captured {extra} {p.currency} more than was open: "
+                                 "refund it to the payer", p.unapplied_minor)
         _succeeded(session, p)
     elif target in (State.FAILED, State.CANCELLED):
         p.failure = (failure or target.value)[:2000]

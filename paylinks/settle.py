@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from invoices.models import Invoice
 from core.money import from_minor
+from reconciliation.models import BankTransaction
 from paylinks.models import PayerPayment, Refund
 from paylinks.service import move
 from paylinks.states import State
@@ -76,9 +77,15 @@ def payouts(session: Session, merchant_id: int, credits: Sequence[IncomingPaymen
     their payments are settled. The invoices were paid at capture, so the credit pays no
     invoice. A payout whose sum differs is left to a person. Returns why, by credit key."""
     found: dict[str, str] = {}
+    seen: set[str] = set()
     for credit in credits:
         pid = payout_id(credit)
-        if pid is None:
+        if pid is None or pid in seen:
+            continue  # (a payout booked twice: the second is money to ask the bank about, for a person)
+        seen.add(pid)
+        if session.scalar(select(BankTransaction.id).where(
+                BankTransaction.merchant_id == merchant_id, BankTransaction.end_to_end_id == pid,
+                BankTransaction.match_status == "card_payout").limit(1)) is not None:
             continue
         captured = list(session.scalars(select(PayerPayment).where(
             PayerPayment.merchant_id == merchant_id, PayerPayment.method == "card", PayerPayment.payout_id == pid,

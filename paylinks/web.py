@@ -276,16 +276,18 @@ def payment_status(request: Request, token: str, lang: str | None = None) -> Res
     return _html(body)
 
 
-@router.get("/refunds/{refund_id}/returned")
-def refund_returned(request: Request, refund_id: int) -> Response:
-    """The merchant's bank sent them back after they confirmed (or not) a bank refund:
-    its state is asked for once; the refund itself is shown in kvits, not here."""
+@router.get("/refunds/{key}/returned")
+def refund_returned(request: Request, key: str) -> Response:
+    """The merchant's bank sent them back after they confirmed (or not) a bank refund
+    (`key` is the refund's random end-to-end id): its state is asked for once; the refund
+    itself is shown in kvits, not here."""
     refunds = request.app.state.refunds
     try:
-        state = refunds.follow(refund_id).state if 0 < refund_id < 2**62 else "unknown"
+        found = refunds.follow_key(key[:40])
     except KvitsError:
-        state = "unknown"
+        found = None
+    state = found.state if found is not None else "unknown"
     words = {"succeeded": "Your bank has accepted the refund.", "failed": "The refund did not go through.",
              "awaiting_sca": "Your bank has not confirmed the refund yet.", "pending": "The refund is on its way."}
     return _html(pages.not_found_page(words.get(state, "Back from your bank. The refund's state is in kvits.")
-                                      + " You can close this page."))
+                                      + " You can close this page.", title="Refund"))

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -20,7 +19,7 @@ from api.problems import Problem
 from api.routes.invoices import load
 from api.security import Principal
 from core.db import transaction
-from core.money import from_minor, to_minor
+from core.money import AmountError, from_minor, parse_amount, to_minor
 from paylinks.fees import month_bounds
 from paylinks.models import PayerPayment, Refund
 from paylinks.refunds import RefundError, Refunds, RefundView, view_of
@@ -134,14 +133,21 @@ _REFUND_PROBLEMS = {"not_found": 404, "invalid_amount": 422, "too_much": 409, "n
 
 class RefundIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    amount: str | None = Field(None, pattern=r"^[0-9]{1,12}(\.[0-9]{1,2})?$",
-                               description="what to give back; omitted: all that can still be refunded")
+    amount: str | None = Field(None, pattern=r"^[0-9]{1,12}(\.[0-9]{1,3})?$", examples=["12.50"],
+                               description="what to give back, a plain decimal in the payment's currency; "
+                                           "omitted: all that can still be refunded")
     reason: str = Field("", max_length=500)
     iban: str | None = Field(None, max_length=42, description="bank payments: the payer's IBAN when the statement "
                                                               "has not shown it")
     name: str | None = Field(None, max_length=140, description="bank payments: the payer's name, with iban")
     bank: str | None = Field(None, max_length=64, description="bank payments: the registry bank holding the "
                                                               "merchant's account (a Latvian IBAN tells it)")
+
+    @model_validator(mode="after")
+    def _amount_given_or_left_out(self) -> RefundIn:
+        if "amount" in self.model_fields_set and self.amount is None:
+            raise ValueError("amount is null: give an amount, or leave amount out to refund all that is left")
+        return self
 
 
 class RefundOut(BaseModel):
@@ -216,7 +222,10 @@ def create_refund(payment_id: str, body: RefundIn, request: Request,
     amount = None
     if body.amount is not None:
         merchant_currency = _currency_of(request, who, pay_id)
-        amount = to_minor(Decimal(body.amount), merchant_currency)
+        try:
+            amount = to_minor(parse_amount(body.amount, merchant_currency), merchant_currency)
+        except AmountError as exc:
+            raise Problem(422, "invalid_amount", str(exc)) from None
     try:
         made = refunds.request(who.merchant_id, pay_id, amount, reason=body.reason, requested_by=f"client {who.client_id}",
                                payee_iban=body.iban, payee_name=body.name, bank_id=body.bank,

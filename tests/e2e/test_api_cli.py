@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import socket
 import subprocess
 import sys
@@ -28,7 +29,7 @@ def test_the_readme_api_example_works(sqlite_url: str) -> None:
     env.pop("KVITS_MERCHANT", None)
     lines = readme_block()
     kvits = [sys.executable, "-m", "api.cli"]
-    made = subprocess.run(kvits + lines[0].split(" ", 1)[1].replace('"Acme SIA"', "Acme").split(),
+    made = subprocess.run(kvits + shlex.split(lines[0], comments=True)[1:],
                           capture_output=True, text=True, env=env, cwd=REPO_ROOT, timeout=120)
     assert made.returncode == 0 and "created" in made.stdout, made.stderr
     client = subprocess.run(kvits + ["-m", "acme", "clients", "create", "--name", "bookkeeping sync"],

@@ -284,5 +284,9 @@ def test_merchants_list_and_fees_this_month(db: str) -> None:
     assert listed.returncode == 0 and "shop  SIA Shop  IBAN LV21DZIN0000000000006  fee 1%" in listed.stdout
     bad = kvits("merchants", "create", "x", "--iban", "LV00NOPE", db=db)
     assert bad.returncode == 2 and "is not an IBAN" in bad.stderr
+    taken = kvits("merchants", "create", "twin", "--iban", "LV21 DZIN 0000 0000 0000 6", db=db)
+    assert taken.returncode == 1 and taken.stderr == (
+        "error: IBAN LV21DZIN0000000000006 is merchant 'shop''s account already; each merchant needs its own\n")
+    assert kvits("merchants", "update", "shop", "--iban", "LV21DZIN0000000000006", db=db).returncode == 0
     fees = kvits("fees", "statement", db=db, merchant="shop")
     assert fees.returncode == 0 and fees.stdout.startswith("no fees in 20")

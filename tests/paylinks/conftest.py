@@ -66,7 +66,7 @@ def shop(factory: sessionmaker[Session], tmp_path: Path, sandbox: Sandbox) -> It
                                   acquirer=lambda: AcquirerClient(f"{sandbox.url}/acquirer/v1", ACQUIRER_KEY,
                                                                   transport=sandbox.transport))
     app.state.refunds = Refunds(app.state.payments, sandbox.registry,
-                                lambda refund_id: f"{PUBLIC}/refunds/{refund_id}/returned")
+                                lambda key: f"{PUBLIC}/refunds/{key}/returned")
     http = TestClient(app, base_url=PUBLIC)
     tokens = {"a": token(http, made.client_id, made.secret).json()["access_token"],
               "b": token(http, made_b.client_id, made_b.secret).json()["access_token"]}

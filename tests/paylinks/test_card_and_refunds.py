@@ -4,6 +4,8 @@ repeated, at once, and the fee following them to the cent."""
 
 from __future__ import annotations
 
+import re
+
 import threading
 from typing import Any
 
@@ -143,7 +145,13 @@ def test_partial_card_refunds_add_up_to_the_fee_to_the_cent(shop: Shop) -> None:
     assert refund(shop, payment_id, amount="0.50").json()["state"] == "succeeded"  # its fee share: 0.005 -> 0.01
     problem(refund(shop, payment_id, amount="120.51"), 409, "too_much")
     problem(refund(shop, payment_id, amount="0"), 422, "invalid_amount")
-    problem(refund(shop, payment_id, amount="1.234"), 422, "validation_failed")
+    too_fine = problem(refund(shop, payment_id, amount="1.234"), 422, "invalid_amount")
+    assert too_fine["detail"] == "'1.234' has more decimals than EUR allows (2)"
+    for bad in ("1e3", "1_0", "1,00", "-1", " 1"):
+        body = problem(refund(shop, payment_id, amount=bad), 422, "validation_failed")
+        assert "plain decimal amount like 12.50" in body["detail"] and "[0-9]" not in body["detail"], body
+    null = problem(refund(shop, payment_id, amount=None), 422, "validation_failed")
+    assert "leave amount out to refund all that is left" in null["detail"]
     assert refund(shop, payment_id, amount="120.50").json()["state"] == "succeeded"
     assert fees(shop) == [("fee", 121), ("refund", -1), ("refund", -120)]
     payment = shop.api.http.get(f"/v1/payments/{payment_id}", headers=shop.api.h()).json()
@@ -189,9 +197,13 @@ def test_a_bank_payment_is_refunded_by_a_transfer_the_merchant_confirms(shop: Sh
     assert body["state"] == "awaiting_sca" and body["payee_iban"] == alise and body["sca_url"], body["failure"]
     problem(refund(shop, payment_id, amount="100.01"), 409, "too_much")  # 21.00 is in flight
     outcome = pay(body["sca_url"], "veikals", tpp_prefix=PUBLIC, http=shop.sandbox.http)
-    assert outcome.back_to == f"{PUBLIC}/refunds/{body['id'].removeprefix('re_')}/returned"
+    assert outcome.back_to is not None
+    back = outcome.back_to.removeprefix(PUBLIC)
+    assert re.fullmatch(r"/refunds/KR[0-9A-F]{24}/returned", back), back  # not a number to count through
     shop.sandbox.clock.advance(seconds=3)
-    assert "accepted the refund" in shop.payer().get(f"/refunds/{body['id'].removeprefix('re_')}/returned").text
+    assert "accepted the refund" in shop.payer().get(back).text
+    for guess in (f"/refunds/{body['id'].removeprefix('re_')}/returned", "/refunds/KR" + "0" * 24 + "/returned"):
+        assert "accepted" not in shop.payer().get(guess).text
     done = shop.api.http.get(f"/v1/refunds/{body['id']}", headers=shop.api.h()).json()
     assert done["state"] == "succeeded", done
     sent = [p for p in shop.sandbox.world.payments.values() if p.creditor_iban == alise and p.amount == 21]
@@ -213,8 +225,9 @@ def test_a_bank_refund_the_merchant_does_not_confirm_frees_the_amount(shop: Shop
     payment_id = shop.api.http.get("/v1/payments", headers=shop.api.h()).json()["data"][0]["id"]
     body = refund(shop, payment_id).json()
     assert body["state"] == "awaiting_sca" and body["amount"] == "121.00"
-    pay(body["sca_url"], "veikals", tpp_prefix=PUBLIC, http=shop.sandbox.http, cancel=True)
-    shop.payer().get(f"/refunds/{body['id'].removeprefix('re_')}/returned")
+    outcome = pay(body["sca_url"], "veikals", tpp_prefix=PUBLIC, http=shop.sandbox.http, cancel=True)
+    assert outcome.back_to is not None
+    shop.payer().get(outcome.back_to.removeprefix(PUBLIC))
     assert shop.api.http.get(f"/v1/refunds/{body['id']}", headers=shop.api.h()).json()["state"] == "failed"
     again = refund(shop, payment_id, amount="121.00")  # nothing was given back: all of it can be again
     assert again.status_code == 201 and again.json()["state"] == "awaiting_sca"
@@ -235,3 +248,214 @@ def test_a_payout_nets_the_days_refunds_and_is_still_recognised(shop: Shop) -> N
         assert p is not None and p.state == "partially_refunded" and p.settled_at is not None
     shown = shop.api.http.get(f"/v1/invoices/{invoice['id']}", headers=shop.api.h()).json()
     assert shown["paid"] == "121.00" and shown["refunded"] == "21.00" and shown["status"] == "paid"
+
+
+# -- what an attacker's review found: races between the two methods, answers kvits must
+#    not trust, and money captured that the invoice no longer needed
+
+
+def _payment(shop: Shop, public_id: str) -> PayerPayment:
+    with transaction(shop.factory) as s:
+        p = s.get(PayerPayment, int(public_id.removeprefix("pay_")))
+        assert p is not None
+        s.expunge(p)
+        return p
+
+
+def _token(path: str) -> str:
+    return path.removeprefix("/pay/")
+
+
+def test_a_payment_cancelled_while_its_bank_is_asked_is_cancelled_there_too(shop: Shop) -> None:
+    """Two tabs: bank chosen in one, card in the other, the card's cancel landing while
+    the bank's attempt is being made: the payer is not sent to authorise a payment kvits
+    stopped following, and the bank's one is cancelled."""
+    from paylinks.service import PayError
+
+    _, path = approved(shop)
+    payments = shop.app.state.payments
+    payment_id = payments._one_in_flight(_token(path), "bank", "dzintars", None)
+    assert payments.cancel(payment_id)  # (the other tab, before the attempt exists)
+    try:
+        payments._attempt_for(payment_id, _token(path))
+        raise AssertionError("a cancelled payment went on to its bank")
+    except PayError as exc:
+        assert "replaced" in str(exc)
+    p = _payment(shop, f"pay_{payment_id}")
+    assert p.state == "cancelled" and p.attempt_id is not None
+    from psd2.models import PaymentAttempt
+
+    with transaction(shop.factory) as s:
+        attempt = s.get(PaymentAttempt, p.attempt_id)
+        assert attempt is not None and attempt.state == "cancelled"
+
+
+def test_a_card_form_opened_for_a_cancelled_payment_is_cancelled_at_the_acquirer(shop: Shop) -> None:
+    _, path = approved(shop)
+    payments = shop.app.state.payments
+    real = payments.acquirer
+
+    class CancelledMeanwhile:  # the acquirer answers; meanwhile the other tab cancelled the payment
+        def __init__(self) -> None:
+            self.client = real()
+
+        def create(self, **order: Any) -> Any:
+            card = self.client.create(**order)
+            with transaction(shop.factory) as s:
+                p = s.scalar(select(PayerPayment).where(PayerPayment.end_to_end_id == order["reference"]))
+                assert p is not None and p.acquirer_id is None
+                payment_id = p.id
+            assert payments.cancel(payment_id)
+            return card
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.client, name)
+
+    payments.acquirer = CancelledMeanwhile
+    started = shop.payer().post(f"{path}/card")
+    payments.acquirer = real
+    assert started.status_code != 303 or "/acquirer/pay/" not in started.headers.get("location", "")
+    opened = list(shop.sandbox.world.acquirer.payments.values())
+    assert len(opened) == 1 and opened[0].status == "cancelled"
+    assert shop.api.http.get("/v1/payments", headers=shop.api.h()).json()["data"][0]["state"] == "cancelled"
+
+
+def test_an_invoice_paid_otherwise_before_the_card_is_captured_is_not_charged_twice(shop: Shop) -> None:
+    from invoices import service as invoice_service
+
+    invoice, path = approved(shop)
+    payer = shop.payer()
+    form = payer.post(f"{path}/card").headers["location"]
+    with transaction(shop.factory) as s:  # the statement showed a transfer for all of it meanwhile
+        inv = s.get(Invoice, int(invoice["id"].removeprefix("inv_")))
+        assert inv is not None
+        invoice_service.change_paid(s, inv, inv.total_minor, "bank transfer")
+    card = pay_card(form, "4242424242424242", http=shop.sandbox.http, merchant_prefix=PUBLIC)
+    assert card.back_to is not None
+    payer.get(card.back_to[len(PUBLIC):])
+    made = shop.api.http.get("/v1/payments", headers=shop.api.h()).json()["data"][0]
+    assert made["state"] == "cancelled" and "not charged" in made["failure"], made
+    opened = list(shop.sandbox.world.acquirer.payments.values())
+    assert [o.status for o in opened] == ["cancelled"] and opened[0].captured_amount == 0
+    assert fees(shop) == []
+    shown = shop.api.http.get(f"/v1/invoices/{invoice['id']}", headers=shop.api.h()).json()
+    assert shown["paid"] == "121.00" and shown["refunded"] == "0.00"
+
+
+def test_money_captured_beyond_the_invoice_is_refunded_without_touching_the_invoice(shop: Shop) -> None:
+    """Paid otherwise in the very moment of the capture: the extra is recorded as the
+    payer's, shown on the invoice, and a refund of it leaves the invoice's money alone."""
+    from invoices import service as invoice_service
+
+    invoice, path = approved(shop)
+    payments = shop.app.state.payments
+    invoice_id = int(invoice["id"].removeprefix("inv_"))
+
+    def too_late(payment_id: int) -> None:  # the check passed; the transfer lands just after it
+        with transaction(shop.factory) as s:
+            inv = s.get(Invoice, invoice_id)
+            assert inv is not None
+            invoice_service.change_paid(s, inv, inv.open_minor, "bank transfer")
+        return None
+
+    payments._not_needed = too_late
+    payment_id = card_paid(shop, path)
+    del payments._not_needed
+    p = _payment(shop, payment_id)
+    assert p.state == "captured" and p.unapplied_minor == 12100
+    with transaction(shop.factory) as s:
+        from invoices.models import InvoiceEvent
+
+        notes = list(s.scalars(select(InvoiceEvent.detail).where(InvoiceEvent.kind == "overpaid")))
+        assert notes == [f"card payment {payment_id} captured 121.00 EUR more than was open: refund it to the payer"]
+    made = refund(shop, payment_id, "back-1")
+    assert made.json()["state"] == "succeeded" and made.json()["amount"] == "121.00"
+    shown = shop.api.http.get(f"/v1/invoices/{invoice['id']}", headers=shop.api.h()).json()
+    assert shown["status"] == "paid" and shown["paid"] == "121.00" and shown["refunded"] == "0.00"
+
+
+def _answers(shop: Shop, rewrite: Any) -> None:
+    """The acquirer's answers pass through `rewrite(request, response) -> response`."""
+    import httpx
+
+    from paylinks.acquirer import AcquirerClient
+    from sandbox import ACQUIRER_KEY
+
+    inner = shop.sandbox.transport
+
+    class Rewriting(httpx.BaseTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            response = inner.handle_request(request)
+            response.read()
+            return rewrite(request, response)
+
+    shop.app.state.payments.acquirer = lambda: AcquirerClient(f"{shop.sandbox.url}/acquirer/v1", ACQUIRER_KEY,
+                                                              transport=Rewriting())
+
+
+def test_a_refund_whose_answer_is_lost_in_garbage_is_asked_again_never_made_twice(shop: Shop) -> None:
+    import httpx
+
+    _, path = approved(shop)
+    payment_id = card_paid(shop, path)
+    broken = {"left": 3}
+
+    def garble(request: httpx.Request, response: httpx.Response) -> httpx.Response:
+        if request.url.path.endswith("/refunds") and broken["left"]:
+            broken["left"] -= 1
+            body = [b"<html>proxy</html>", b'{"id": "re_ZZ"', b"[" * 100_000 + b"]" * 100_000][broken["left"]]
+            return httpx.Response(200, content=body)
+        return response
+
+    _answers(shop, garble)
+    first = refund(shop, payment_id, "half", amount="50.00").json()
+    assert first["state"] == "pending", first  # not known: not failed, not succeeded
+    problem(refund(shop, payment_id, amount="71.01"), 409, "too_much")  # the 50.00 in flight counts
+    refunds = shop.app.state.refunds
+    for _ in range(2):
+        assert refunds.follow(int(first["id"].removeprefix("re_"))).state == "pending"
+    done = refunds.follow(int(first["id"].removeprefix("re_")))  # the acquirer answers properly at last
+    assert done.state == "succeeded"
+    at_acquirer = list(shop.sandbox.world.acquirer.payments.values())[0]
+    assert at_acquirer.refunded_amount == 50  # asked four times, with one key: one refund
+    assert fees(shop) == [("fee", 121), ("refund", -50)]
+
+
+def test_a_refund_answer_about_another_amount_is_not_recorded(shop: Shop) -> None:
+    import httpx
+    import json as jsonlib
+
+    _, path = approved(shop)
+    payment_id = card_paid(shop, path)
+
+    def other_amount(request: httpx.Request, response: httpx.Response) -> httpx.Response:
+        if request.url.path.endswith("/refunds") and response.status_code < 300:
+            body = jsonlib.loads(response.content)
+            body["amount"] = "99.00"
+            return httpx.Response(response.status_code, json=body)
+        return response
+
+    _answers(shop, other_amount)
+    made = refund(shop, payment_id, "r", amount="10.00").json()
+    assert made["state"] == "pending"  # kept in flight, asked again later; nothing recorded as given back
+    invoice = f"inv_{_payment(shop, payment_id).invoice_id}"
+    assert shop.api.http.get(f"/v1/invoices/{invoice}", headers=shop.api.h()).json()["refunded"] == "0.00"
+    assert _payment(shop, payment_id).refunded_minor == 0
+    assert fees(shop) == [("fee", 121)]
+
+
+def test_a_payout_booked_twice_is_recognised_once(shop: Shop) -> None:
+    _, path = approved(shop)
+    card_paid(shop, path)
+    shop.sandbox.clock.advance(days=1)
+    first = statement(shop)
+    twice = first.replace(b"<AcctSvcrRef>", b"<AcctSvcrRef>AGAIN-")  # the bank booked the payout again
+    with transaction(shop.factory) as s:
+        import_statement(s, shop.merchant_id, first, options=ImportOptions())
+    with transaction(shop.factory) as s:
+        import_statement(s, shop.merchant_id, twice, options=ImportOptions())
+    with transaction(shop.factory) as s:
+        rows = list(s.scalars(select(BankTransaction).where(BankTransaction.amount_minor == 12100,
+                                                             BankTransaction.credit_debit == "CRDT")))
+    assert len(rows) == 2
+    assert [r.match_status for r in rows].count("card_payout") == 1, [(r.match_status, r.reasons) for r in rows]

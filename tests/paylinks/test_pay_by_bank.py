@@ -311,3 +311,16 @@ def test_an_expired_link_says_how_to_get_a_new_one(shop: Shop) -> None:
     assert "<form" not in page.text
     refused = shop.payer().post(f"{path}/bank", data={"bank": "dzintars"})
     assert refused.status_code == 409 and "<form" not in refused.text
+
+
+def test_a_merchant_without_an_account_says_so_instead_of_showing_no_way_to_pay(shop: Shop) -> None:
+    from core.models import Merchant
+
+    with transaction(shop.factory) as s:
+        m = s.get(Merchant, shop.merchant_id)
+        assert m is not None
+        m.iban = None
+    _, path = approved(shop, "en")
+    page = shop.payer().get(path).text
+    assert "SIA Piemera Veikals does not take payments through this page yet. Ask them how to pay." in page
+    assert "Pay by card" not in page and "Continue to my bank" not in page
