@@ -19,7 +19,7 @@ from api.clients import ActiveClients
 from api.oauth import TokenServer
 from api.observe import Observe, metrics_router
 from api.problems import Problem, problem_response
-from api.routes import customers, invoices, payments, reconciliation, statements, web, webhooks
+from api.routes import customers, feeds, invoices, payments, reconciliation, statements, web, webhooks
 from api.security import signing_key
 from core.db import transaction
 from core.events import take_emitted
@@ -31,6 +31,7 @@ from paylinks.refunds import refunds_for
 from paylinks.service import payments_for
 from paylinks.web import Guesses
 from psd2.registry import Registry
+from reconciliation.feeds import feeds_for
 
 MAX_BODY = 1024 * 1024  # JSON bodies; statement uploads will have their own, documented limit
 
@@ -148,6 +149,7 @@ def create_app(settings: Settings, factory: sessionmaker[Session]) -> FastAPI:
     app.state.payments = payments_for(settings, factory, app.state.banks)
     app.state.refunds = refunds_for(settings, app.state.payments, app.state.banks)
     app.state.guesses = Guesses()
+    app.state.feeds = feeds_for(settings, factory, app.state.banks)
     if settings.broker_url:  # a worker follows payments whose payer does not come back (beat: every minute)
         from paylinks.tasks import follow_due_task
 
@@ -159,6 +161,7 @@ def create_app(settings: Settings, factory: sessionmaker[Session]) -> FastAPI:
     app.include_router(invoices.router)
     app.include_router(payments.router)
     app.include_router(statements.router)
+    app.include_router(feeds.router)
     app.include_router(reconciliation.router)
     app.include_router(webhooks.router)
     app.include_router(web.router)

@@ -22,6 +22,7 @@ from core.errors import KvitsError
 
 if TYPE_CHECKING:
     from api.runtime import Runtime
+    from reconciliation.feeds import Feeds, FeedView
     from reconciliation.review import SuggestionView
 
 # Heavy modules (SQLAlchemy, the engine) are imported inside the commands: a refused
@@ -37,6 +38,8 @@ customers_app = typer.Typer(help="Customers of the merchant.", no_args_is_help=T
 invoices_app = typer.Typer(help="Invoices: import, create, list, pay links.", no_args_is_help=True)
 fees_app = typer.Typer(help="kvits' fee on payments through pay links.", no_args_is_help=True)
 payments_app = typer.Typer(help="Payments payers made through pay links: list, refund.", no_args_is_help=True)
+feeds_app = typer.Typer(help="Bank feeds: statements fetched from the bank (PSD2 account information).",
+                        no_args_is_help=True)
 statements_app = typer.Typer(help="Bank statements: import, list, show.", no_args_is_help=True)
 review_app = typer.Typer(help="Matches the engine was not sure of: accept, reject, assign, undo.")
 db_app = typer.Typer(help="Database schema (Alembic).", no_args_is_help=True)
@@ -56,6 +59,7 @@ app.add_typer(clients_app, name="clients")
 app.add_typer(users_app, name="users")
 app.add_typer(fees_app, name="fees")
 app.add_typer(payments_app, name="payments")
+app.add_typer(feeds_app, name="feeds")
 app.command("serve")(serve)
 app.command("worker")(worker)
 app.command("beat")(beat)
@@ -814,3 +818,70 @@ def payments_refund(payment: Annotated[str, typer.Argument(help="the payment, e.
 if __name__ == "__main__":
     main()
 
+
+
+# ------------------------------------------------------------------ bank feeds
+
+
+def _feeds() -> tuple[Runtime, Feeds]:
+    from reconciliation.feeds import feeds_for
+
+    rt = State.rt()
+    return rt, feeds_for(rt.settings, rt.factory)
+
+
+def _feed_line(v: FeedView) -> str:
+    fetched = f", fetched through {v.fetched_through}" if v.fetched_through else ""
+    result = f", last: {v.last_result['new_transactions']} new" if v.last_result else ""
+    error = f" — {v.last_error}" if v.last_error else ""
+    return f"feed_{v.id} {v.iban} at {v.bank_id}: {v.state}, consent until {v.valid_until}{fetched}{result}{error}"
+
+
+@feeds_app.command("connect")
+def feeds_connect(iban: Annotated[str, typer.Option(help="the merchant's account to read")],
+                  bank: Annotated[str | None, typer.Option(help="the registry bank holding it (a Latvian IBAN "
+                                                                 "tells it)")] = None,
+                  days: Annotated[int, typer.Option(min=1, max=180, help="how long the consent lasts")] = 90) -> None:
+    """Ask the bank for access to the account's statements; confirm it at the printed
+    address (SCA). From then on they are fetched every KVITS_FEED_EVERY_HOURS."""
+    from reconciliation.feeds import FeedError
+
+    rt, feeds = _feeds()
+    with rt.unit() as session:
+        mid = rt.merchant_id(session)
+    try:
+        made = feeds.connect(mid, iban, bank, days)
+    except FeedError as exc:
+        fail(str(exc))
+    out.print(_feed_line(made))
+    if made.sca_url:
+        out.print(f"confirm access at your bank: {made.sca_url}", soft_wrap=True)
+
+
+@feeds_app.command("list")
+def feeds_list() -> None:
+    """The merchant's bank feeds and how their last fetch went."""
+    rt, feeds = _feeds()
+    with rt.unit() as session:
+        mid = rt.merchant_id(session)
+    shown = feeds.list(mid)
+    for v in shown:
+        out.print(_feed_line(v), soft_wrap=True)
+    if not shown:
+        out.print("no bank feeds: kvits feeds connect --iban IBAN")
+
+
+@feeds_app.command("fetch")
+def feeds_fetch(feed: Annotated[str | None, typer.Argument(help="feed_N; default: every active feed of the "
+                                                                "merchant")] = None) -> None:
+    """Fetch and import the statements now (what the schedule does)."""
+    rt, feeds = _feeds()
+    with rt.unit() as session:
+        mid = rt.merchant_id(session)
+    chosen = [v for v in feeds.list(mid) if (feed is None and v.state == "active") or f"feed_{v.id}" == feed]
+    if feed is not None and not chosen:
+        fail(f"no bank feed {feed}")
+    if not chosen:
+        fail("no active bank feeds: kvits feeds connect --iban IBAN, then confirm it at the bank")
+    for v in chosen:
+        out.print(_feed_line(feeds.fetch(v.id)), soft_wrap=True)

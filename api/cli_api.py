@@ -77,6 +77,9 @@ def make_app():  # type: ignore[no-untyped-def]
         every(3600, lambda: run_overdue_job(factory, settings.timezone), "invoices.mark_overdue")
         every(60, lambda: resume_here(factory, settings, then=lambda: pump_soon(factory, settings)),
               "statements.resume_jobs")
+        from reconciliation.tasks import run_feeds
+
+        every(3600, lambda: run_feeds(factory, settings), "statements.fetch_feeds")
     return app
 
 

@@ -4,6 +4,7 @@ and the ids and cursors of the API's resources."""
 from __future__ import annotations
 
 import base64
+import ipaddress
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -91,3 +92,12 @@ def _utc(value: datetime) -> datetime:
 
 
 Timestamp = Annotated[datetime, AfterValidator(_utc)]
+
+
+def psu_ip(request: Request) -> str:
+    """The caller's address for a bank's PSU-IP-Address (an IP address, else loopback)."""
+    host = request.client.host if request.client else ""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return "127.0.0.1"

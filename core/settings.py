@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     webhook_allow_private: bool = False
     # An import whose worker has not said it is alive for this long is taken over by another
     import_stale_seconds: int = Field(60, ge=2, le=86400)
+    # Hours between two fetches of a bank feed's statement (banks allow a few reads a day)
+    feed_every_hours: int = Field(6, ge=1, le=168)
     # The merchants' time zone: their day turns at its midnight (overdue invoices, ...)
     timezone: str = "Europe/Riga"
     # Log lines as `text` (readable) or `json` (one object per line, for a log shipper)

@@ -31,6 +31,7 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     # daily work, sent hourly: the day turns in the merchants' time zone, a run under a
     # lease reports only what is new
     "report invoices that became overdue": {"task": "invoices.mark_overdue", "schedule": 3600.0},  # float-ok: seconds
+    "fetch the bank feeds that are due": {"task": "statements.fetch_feeds", "schedule": 3600.0},  # float-ok: seconds
 }
 
 

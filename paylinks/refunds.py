@@ -189,17 +189,13 @@ class Refunds:
         return iban, name.strip()[:140]
 
     def _merchant_bank(self, iban: str, bank_id: str | None) -> str:
-        if bank_id:
-            try:
-                return self.banks.get(bank_id).id
-            except KvitsError:
-                raise RefundError(f"no bank {bank_id[:64]!r} to send the refund from", "bank_unknown") from None
-        # a Latvian IBAN carries its bank's BIC code
-        found = [b.id for b in self.banks.all() if iban.startswith("LV") and b.bic[:4] == iban[4:8]]
-        if len(found) != 1:
+        bank = self.banks.holding(iban, bank_id)
+        if bank is None and bank_id:
+            raise RefundError(f"no bank {bank_id[:64]!r} to send the refund from", "bank_unknown")
+        if bank is None:
             raise RefundError(f"which bank holds {iban}? give bank (one of: "
                               f"{', '.join(b.id for b in self.banks.all())})", "bank_unknown")
-        return found[0]
+        return bank.id
 
     def _card(self, refund_id: int) -> RefundView:
         with transaction(self.factory) as s:

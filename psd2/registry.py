@@ -68,6 +68,15 @@ class Registry:
     def all(self, country: str | None = None) -> list[Bank]:
         return [b for b in self._banks.values() if country is None or b.country == country]
 
+    def holding(self, iban: str, bank_id: str | None = None) -> Bank | None:
+        """The bank that holds account `iban`: `bank_id` when given (None if unknown), else
+        the one bank a Latvian IBAN's bank code names (its BIC's first four letters);
+        None when that does not tell."""
+        if bank_id:
+            return self._banks.get(bank_id)
+        found = [b for b in self._banks.values() if iban.startswith("LV") and b.bic[:4] == iban[4:8]]
+        return found[0] if len(found) == 1 else None
+
     @classmethod
     def sandbox(cls, sandbox_url: str) -> Registry:
         root = sandbox_url.rstrip("/")

@@ -236,3 +236,37 @@ class IdempotencyKey(Base):
     status: Mapped[int] = mapped_column(Integer)
     body: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+FEED_STATES = ("awaiting_sca", "active", "failed", "expired")
+
+
+class BankFeed(Base):
+    """A merchant's account whose statements kvits fetches from its bank through PSD2
+    account information, on a schedule, under a consent the merchant gave with SCA."""
+
+    __tablename__ = "bank_feeds"
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "iban"),
+        CheckConstraint("state IN (" + ", ".join(f"'{s}'" for s in FEED_STATES) + ")", name="state"),
+    )
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
+    iban: Mapped[str] = mapped_column(String(34))
+    bank_id: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default="awaiting_sca")
+    # the random key of the address the merchant's bank sends them back to
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    consent_id: Mapped[str] = mapped_column(String(200))
+    sca_url: Mapped[str | None] = mapped_column(Text)
+    oauth_state: Mapped[str | None] = mapped_column(String(200))
+    oauth_verifier: Mapped[str | None] = mapped_column(String(200))
+    valid_until: Mapped[date] = mapped_column(Date)
+    account_id: Mapped[str | None] = mapped_column(String(200))
+    # statements are complete up to this day (the next fetch starts a little before it)
+    fetched_through: Mapped[date | None] = mapped_column(Date)
+    last_fetch_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

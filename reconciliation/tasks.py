@@ -12,7 +12,7 @@ from celery import Task
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import make_engine, session_factory
-from core.settings import get_settings
+from core.settings import Settings, get_settings
 from core.tasks import celery_app
 from reconciliation.jobs import BUSY, options_for, resumable, run_job
 
@@ -43,3 +43,22 @@ def resume_jobs() -> int:
     for job_id in ids:
         import_job.apply_async(args=(job_id,))
     return len(ids)
+
+
+@app.task(name="statements.fetch_feeds")  # type: ignore[untyped-decorator]
+def fetch_feeds() -> int | None:
+    """For beat, hourly: fetch the bank feeds due (KVITS_FEED_EVERY_HOURS) and import them;
+    one run at a time (None: another holds the lease)."""
+    return run_feeds(_factory(), get_settings())
+
+
+def run_feeds(factory: sessionmaker[Session], settings: Settings) -> int | None:
+    from datetime import timedelta
+
+    from core.leases import lease
+    from reconciliation.feeds import feeds_for
+
+    with lease(factory, "statements.fetch_feeds", 3600) as mine:
+        if not mine:
+            return None
+        return feeds_for(settings, factory).fetch_due(timedelta(hours=settings.feed_every_hours))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from typing import Annotated, Any, Literal
 
@@ -14,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from api import idempotency
 
-from api.deps import Db, Timestamp, decode_cursor, encode_cursor, public_id, require, row_id
+from api.deps import psu_ip, Db, Timestamp, decode_cursor, encode_cursor, public_id, require, row_id
 from api.problems import Problem
 from api.routes.invoices import load
 from api.security import Principal
@@ -229,7 +228,7 @@ def create_refund(payment_id: str, body: RefundIn, request: Request,
     try:
         made = refunds.request(who.merchant_id, pay_id, amount, reason=body.reason, requested_by=f"client {who.client_id}",
                                payee_iban=body.iban, payee_name=body.name, bank_id=body.bank,
-                               psu_ip=_ip(request), on_create=keep_key)
+                               psu_ip=psu_ip(request), on_create=keep_key)
     except _Replay as replay:
         return _current(refunds, who, replay.refund_id)
     except RefundError as exc:
@@ -237,15 +236,6 @@ def create_refund(payment_id: str, body: RefundIn, request: Request,
     if made.state in ("pending", "awaiting_sca"):
         request.app.state.payments.on_start()  # whoever follows payments in flight follows it
     return refund_out(made)
-
-
-def _ip(request: Request) -> str:
-    """The caller's address for the bank's PSU-IP-Address (an IP address or nothing usable)."""
-    host = request.client.host if request.client else ""
-    try:
-        return str(ipaddress.ip_address(host))
-    except ValueError:
-        return "127.0.0.1"
 
 
 def _currency_of(request: Request, who: Principal, pay_id: int) -> str:

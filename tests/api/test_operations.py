@@ -48,10 +48,11 @@ def test_beat_sends_every_periodic_task_a_worker_knows() -> None:
         importlib.import_module(module)
     names = {entry["task"] for entry in BEAT_SCHEDULE.values()}
     assert names == {"webhooks.pump", "psd2.poll_due", "paylinks.follow_due", "invoices.mark_overdue",
-                     "statements.resume_jobs"}
+                     "statements.resume_jobs", "statements.fetch_feeds"}
     assert names <= set(celery_app().tasks)
     every = {entry["task"]: entry["schedule"] for entry in BEAT_SCHEDULE.values()}
     assert every.pop("invoices.mark_overdue") == 3600  # daily work, looked at hourly
+    assert every.pop("statements.fetch_feeds") == 3600  # each feed every KVITS_FEED_EVERY_HOURS
     assert all(seconds <= 60 for seconds in every.values())
 
 
