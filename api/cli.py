@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from camt.errors import CamtError
+from core import clock
 from core.errors import KvitsError
 
 if TYPE_CHECKING:
@@ -100,7 +101,7 @@ def main_options(
 
 def _today(value: str | None, option: str = "--today") -> date:
     if value is None:
-        return date.today()
+        return clock.today()
     try:
         return date.fromisoformat(value)
     except ValueError:
@@ -282,11 +283,16 @@ def invoices_report_overdue(
     today: Annotated[str | None, typer.Option(help="The day to judge by (default: today in KVITS_TIMEZONE)")] = None,
 ) -> None:
     """Run the daily overdue job now, for every merchant: each open invoice past its due
-    date is reported once (invoice.overdue webhook, timeline event). Beat runs it hourly."""
+    date is reported once (invoice.overdue webhook, timeline event). Beat runs it hourly.
+    --today may be an earlier day (to catch up), never a later one."""
     from invoices.overdue import run_overdue_job
 
     rt = State.rt()
-    done = run_overdue_job(rt.factory, rt.settings.timezone, _today(today) if today else None)
+    day = _today(today) if today else None
+    if day is not None and day > clock.today():
+        fail(f"--today {day} is in the future: an invoice reported overdue stays reported (its webhook is "
+             "sent), so the job judges by today or an earlier day only")
+    done = run_overdue_job(rt.factory, rt.settings.timezone, day)
     if done is None:
         fail("another run of the overdue job is working right now; try again in a moment")
     out.print(f"{done} invoice{'s' if done != 1 else ''} newly overdue reported")
@@ -307,7 +313,7 @@ def invoices_show(number: str) -> None:
     with rt.unit() as session:
         mid = rt.merchant_id(session)
         inv = invoices.find_invoice(session, mid, number)
-        render.invoices_table(out, [inv], date.today(), title=f"Invoice {inv.number}")
+        render.invoices_table(out, [inv], clock.today(), title=f"Invoice {inv.number}")
         lines = Table(title="Lines")
         for col in ("#", "description", "qty", "unit price", "disc %", "VAT %", "net"):
             lines.add_column(col)
@@ -706,7 +712,7 @@ def main() -> None:
 def fees_statement(month: Annotated[str | None, typer.Option(help="YYYY-MM, e.g. 2026-11; default this month")] = None
                    ) -> None:
     """The merchant's (-m) fee statement of MONTH: each payment's fee, totals per currency."""
-    month = month or date.today().strftime("%Y-%m")
+    month = month or clock.today().strftime("%Y-%m")
     from rich.table import Table
 
     from core.money import from_minor
@@ -883,5 +889,10 @@ def feeds_fetch(feed: Annotated[str | None, typer.Argument(help="feed_N; default
         fail(f"no bank feed {feed}")
     if not chosen:
         fail("no active bank feeds: kvits feeds connect --iban IBAN, then confirm it at the bank")
+    failed = 0
     for v in chosen:
-        out.print(_feed_line(feeds.fetch(v.id)), soft_wrap=True)
+        done = feeds.fetch(v.id)
+        out.print(_feed_line(done), soft_wrap=True)
+        failed += done.state != "active" or done.last_error is not None
+    if failed:
+        fail(f"{failed} of {len(chosen)} bank feed{'s' if len(chosen) != 1 else ''} could not be fetched (above)")

@@ -268,9 +268,10 @@ def _celery_with_our_logs(fmt: str, level: str):  # type: ignore[no-untyped-def]
 
 def beat(loglevel: Annotated[str | None, typer.Option(help="debug, info, warning (default KVITS_LOG_LEVEL)")] = None,
          ) -> None:
-    """Celery beat: sends the scheduled work (webhook retries, payment polling, following
-    pay link payments every minute; overdue invoices each day) to the workers (needs
-    KVITS_BROKER_URL). Run one; a second by mistake does no harm (each job takes a lease)."""
+    """Celery beat: sends the scheduled work to the workers (needs KVITS_BROKER_URL): every
+    minute webhook retries, payment polling, following pay link payments, resuming lost
+    imports; every hour the overdue report and the bank feeds due. Run one; a second by
+    mistake does no harm (the hourly jobs take a lease, the others lock their rows)."""
     import tempfile
     from pathlib import Path
 

@@ -29,6 +29,7 @@ import camt
 import examples
 from api import render
 from api.runtime import Runtime
+from core import clock
 from core.tenancy import get_or_create_merchant
 from invoices import csvio
 from invoices import service as invoices
@@ -83,7 +84,7 @@ def run(rt: Runtime, console: Console, statement: Path | None) -> None:
 
     with rt.unit() as session:
         rows = invoices.list_invoices(session, mid)
-        render.invoices_table(console, rows, date.today(), title=f"Invoices of {code}")
+        render.invoices_table(console, rows, clock.today(), title=f"Invoices of {code}")
         paid = sum(1 for r in rows if r.status == "paid")
         partial = sum(1 for r in rows if r.status == "partially_paid")
     console.print(

@@ -57,9 +57,12 @@ class Observe:
             REQUEST_ID.reset(token)
 
 
+_PROXIED = ("x-forwarded-for", "forwarded", "x-real-ip", "x-forwarded-host", "x-forwarded-proto")
+
+
 def _local(request: Request) -> bool:
     """A scraper on this host, not a payer through the proxy in front."""
-    if request.client is None or "x-forwarded-for" in request.headers or "forwarded" in request.headers:
+    if request.client is None or any(h in request.headers for h in _PROXIED):
         return False
     try:
         return ipaddress.ip_address(request.client.host).is_loopback

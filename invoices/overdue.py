@@ -7,12 +7,12 @@ update, so a rerun, a second beat or two workers at once report each invoice onc
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.clock import today_in
 from core.db import changed, transaction
 from core.events import emit
 from core.money import from_minor
@@ -20,12 +20,6 @@ from invoices import status as st
 from invoices.models import Invoice, InvoiceEvent
 
 BATCH = 500
-
-
-def today_in(timezone: str, now: datetime | None = None) -> date:
-    """The merchants' calendar day (an invoice due on the 3rd is overdue on the 4th in Riga,
-    whatever the servers' clocks say)."""
-    return (now or datetime.now(ZoneInfo("UTC"))).astimezone(ZoneInfo(timezone)).date()
 
 
 def mark_overdue(factory: sessionmaker[Session], today: date) -> int:

@@ -12,6 +12,7 @@ import segno
 import segno.helpers
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from core import clock
 from core.models import Merchant
 from core.money import from_minor
 from invoices.models import Invoice
@@ -77,7 +78,7 @@ def invoice_page(language: str, merchant: Merchant, invoice: Invoice, *, state: 
         issued=i18n.day(invoice.issue_date, language), due_date=i18n.day(invoice.due_date, language),
         reference=invoice.rf_reference, lines=lines, net=m(invoice.net_minor), vat=m(invoice.vat_minor),
         total=m(invoice.total_minor), paid=m(invoice.paid_minor), paid_any=invoice.paid_minor > 0,
-        state=state, payable=m(payable) if payable else None, overdue=bool(payable) and invoice.due_date < date.today(), payable_plain=str(from_minor(payable, cur)),
+        state=state, payable=m(payable) if payable else None, overdue=bool(payable) and invoice.due_date < clock.today(), payable_plain=str(from_minor(payable, cur)),
         currency=cur, partial=merchant.partial_payments, banks=banks if merchant.iban else [], pay_url=pay_url,
         card=card and bool(merchant.iban),
         error=error, qr=epc_qr(merchant, invoice, payable) if payable else None, iban=merchant.iban,
@@ -89,7 +90,7 @@ def payment_page(language: str, merchant: Merchant, invoice: Invoice, *, outcome
                  method: str = "bank") -> str:
     return render(language, "payment.html", merchant_name=merchant.name, invoice_number=invoice.number,
                   outcome=outcome, refresh=outcome == "processing", pay_url=pay_url, method=method,
-                  **receipt_values(language, amount_minor, currency, bank_name, end_to_end_id, when.date()))
+                  **receipt_values(language, amount_minor, currency, bank_name, end_to_end_id, clock.local(when).date()))
 
 
 def receipt_values(language: str, amount_minor: int, currency: str, bank_name: str, end_to_end_id: str,

@@ -252,7 +252,7 @@ def _consent_gone(exc: Psd2Error) -> bool:
 def feeds_for(settings: Any, factory: sessionmaker[Session], banks: Registry | None = None) -> Feeds:
     """This deployment's feeds: its PSD2 registry, the merchant back at
     KVITS_PUBLIC_URL/feeds/{key}/returned, imports as the API's, days in KVITS_TIMEZONE."""
-    from invoices.overdue import today_in
+    from core.clock import today_in
     from reconciliation.jobs import options_for
 
     registry = banks or Registry.from_settings(settings.sandbox_url, settings.psd2_banks_file)

@@ -15,6 +15,7 @@ from api.deps import Db, Timestamp, decode_cursor, encode_cursor, public_id, req
 from api.problems import Problem
 from api.routes.customers import load as load_customer
 from api.security import Principal
+from core import clock
 from core.money import from_minor
 from invoices import status as st
 from invoices.arithmetic import LineInput
@@ -103,7 +104,7 @@ def list_invoices(who: Annotated[Principal, Depends(require("invoices:read"))],
                   customer: str | None = None, overdue: bool | None = None,
                   issued_from: date | None = None, issued_to: date | None = None,
                   limit: Annotated[int, Query(ge=1, le=200)] = 50, cursor: str | None = None) -> InvoiceList:
-    today = date.today()
+    today = clock.today()
     query = select(Invoice).where(Invoice.merchant_id == who.merchant_id, Invoice.id > decode_cursor(cursor))
     if status:
         query = query.where(Invoice.status.in_([x.value for x in status]))
@@ -132,13 +133,13 @@ def create_invoice(body: InvoiceIn, request: Request, who: Annotated[Principal, 
         notes=body.notes, lines=[LineInput(line.description, Decimal(line.quantity), Decimal(line.unit_price),
                                            Decimal(line.vat_rate), Decimal(line.discount_percent))
                                  for line in body.lines]), payment_terms_days=settings.payment_terms_days)
-    return out(invoice, date.today())
+    return out(invoice, clock.today())
 
 
 @router.get("/{invoice_id}", response_model=InvoiceOut)
 def get_invoice(invoice_id: str, who: Annotated[Principal, Depends(require("invoices:read"))],
                 s: Db) -> InvoiceOut:
-    return out(load(s, who.merchant_id, invoice_id), date.today())
+    return out(load(s, who.merchant_id, invoice_id), clock.today())
 
 
 @router.post("/{invoice_id}/approve", response_model=InvoiceOut)
@@ -147,7 +148,7 @@ def approve_invoice(invoice_id: str, request: Request, who: Annotated[Principal,
     settings = request.app.state.settings
     invoice = approve(s, load(s, who.merchant_id, invoice_id), number_pattern=settings.invoice_number_pattern)
     token = links.issue(s, invoice, utcnow(), settings.pay_link_days)
-    return out(invoice, date.today()).model_copy(update={"pay_url": links.pay_url(settings.public_url, token)})
+    return out(invoice, clock.today()).model_copy(update={"pay_url": links.pay_url(settings.public_url, token)})
 
 
 @router.post("/{invoice_id}/pay-link", response_model=InvoiceOut,
@@ -157,7 +158,7 @@ def new_pay_link(invoice_id: str, request: Request, who: Annotated[Principal, De
     settings = request.app.state.settings
     invoice = invoice_service.lock(s, load(s, who.merchant_id, invoice_id))
     token = links.issue(s, invoice, utcnow(), settings.pay_link_days)
-    return out(invoice, date.today()).model_copy(update={"pay_url": links.pay_url(settings.public_url, token)})
+    return out(invoice, clock.today()).model_copy(update={"pay_url": links.pay_url(settings.public_url, token)})
 
 
 @router.post("/{invoice_id}/cancel", response_model=InvoiceOut)
@@ -170,4 +171,4 @@ def cancel_invoice(invoice_id: str, request: Request, background: BackgroundTask
     in_flight = links.close(s, invoice, utcnow())
     for payment_id in in_flight:
         background.add_task(request.app.state.payments.cancel, payment_id)
-    return out(invoice, date.today())
+    return out(invoice, clock.today())

@@ -23,7 +23,8 @@ from core.settings import Settings
 from invoices import service as invoices
 from invoices.arithmetic import LineInput
 from invoices.models import Invoice, InvoiceEvent
-from invoices.overdue import mark_overdue, run_overdue_job, today_in
+from core.clock import today_in
+from invoices.overdue import mark_overdue, run_overdue_job
 from tests import helpers
 
 with warnings.catch_warnings():
@@ -180,6 +181,20 @@ def test_metrics(factory: sessionmaker[Session]) -> None:
     assert 'kvits_http_request_duration_seconds_bucket{le="0.005",method="GET",route="/pay/{token}"}' in text
     assert "B" * 43 not in text
     assert "kvits_metrics_database_up 1.0" in text
+    here = TestClient(create_app(Settings(secret_key="r" * 40), factory), client=("127.0.0.1", 50000))
+    assert here.get("/metrics").status_code == 200  # this host's scraper
+    for proxied in ({"X-Forwarded-For": "203.0.113.9"}, {"Forwarded": "for=203.0.113.9"},
+                    {"X-Real-IP": "203.0.113.9"}):  # a payer through the proxy in front
+        assert here.get("/metrics", headers=proxied).status_code == 403, proxied
     for family in ("kvits_statement_imports", "kvits_bank_transactions", "kvits_matches_applied_total",
                    "kvits_payments", "kvits_refunds", "kvits_webhook_deliveries"):
         assert f"# TYPE {family.removesuffix('_total')}" in text, family
+
+
+def test_the_overdue_job_is_never_run_for_a_day_to_come(sqlite_url: str) -> None:
+    from tests.e2e.test_cli import kvits
+
+    future = kvits("invoices", "report-overdue", "--today", "2999-01-01", db=sqlite_url)
+    assert future.returncode == 1 and "is in the future" in future.stderr
+    done = kvits("invoices", "report-overdue", "--today", "2026-01-01", db=sqlite_url)
+    assert done.returncode == 0 and "0 invoices newly overdue reported" in done.stdout
