@@ -195,18 +195,25 @@ def router(world: World) -> APIRouter:
     def to_form(payment: CardPayment) -> Response:
         return RedirectResponse(f"{PREFIX}/pay/{payment.id}", status_code=303)
 
+    def where(request: Request, payment_id: str, page: str, closed: int = 200) -> CardPayment | Response:
+        """The payment when it is at `page` ("form" or "3ds"), else the page it belongs on."""
+        payment = acquirer.payments.get(payment_id)
+        if payment is None:
+            return unknown_page(request)
+        if page == "form" and payment.status == "requires_action":
+            return to_challenge(payment)
+        if page == "3ds" and payment.status == "requires_payment_method":
+            return to_form(payment)
+        if payment.status != ("requires_payment_method" if page == "form" else "requires_action"):
+            return closed_page(request, payment, closed)  # (a second submit changes nothing)
+        return payment
+
     @r.get("/pay/{payment_id}", response_class=HTMLResponse, include_in_schema=False)
     def form_page(payment_id: str, request: Request) -> Response:
         with world.lock:
             world.tick()
-            payment = acquirer.payments.get(payment_id)
-            if payment is None:
-                return unknown_page(request)
-            if payment.status == "requires_action":
-                return to_challenge(payment)
-            if payment.status != "requires_payment_method":
-                return closed_page(request, payment)
-            return card_form(request, payment)
+            found = where(request, payment_id, "form")
+            return found if isinstance(found, Response) else card_form(request, found)
 
     @r.post("/pay/{payment_id}", response_class=HTMLResponse, include_in_schema=False)
     async def form_sent(payment_id: str, request: Request) -> Response:
@@ -214,13 +221,9 @@ def router(world: World) -> APIRouter:
         values = {k: str(v)[:200] for k, v in (await request.form()).items()}
         with world.lock:
             world.tick()
-            payment = acquirer.payments.get(payment_id)
-            if payment is None:
-                return unknown_page(request)
-            if payment.status == "requires_action":
-                return to_challenge(payment)
-            if payment.status != "requires_payment_method":
-                return closed_page(request, payment, 409)  # a second submit changes nothing
+            payment = where(request, payment_id, "form", 409)
+            if isinstance(payment, Response):
+                return payment
             if not _same(values.get("form_token", ""), payment.form_token):
                 return refused_page(request, payment)
             card, errors = card_input(values, world.today())
@@ -233,27 +236,17 @@ def router(world: World) -> APIRouter:
     def challenge_page(payment_id: str, request: Request) -> Response:
         with world.lock:
             world.tick()
-            payment = acquirer.payments.get(payment_id)
-            if payment is None:
-                return unknown_page(request)
-            if payment.status == "requires_payment_method":
-                return to_form(payment)
-            if payment.status != "requires_action":
-                return closed_page(request, payment)
-            return challenge(request, payment)
+            found = where(request, payment_id, "3ds")
+            return found if isinstance(found, Response) else challenge(request, found)
 
     @r.post("/pay/{payment_id}/3ds", response_class=HTMLResponse, include_in_schema=False)
     async def challenge_sent(payment_id: str, request: Request) -> Response:
         values = {k: str(v)[:200] for k, v in (await request.form()).items()}
         with world.lock:
             world.tick()
-            payment = acquirer.payments.get(payment_id)
-            if payment is None:
-                return unknown_page(request)
-            if payment.status == "requires_payment_method":
-                return to_form(payment)
-            if payment.status != "requires_action":
-                return closed_page(request, payment, 409)
+            payment = where(request, payment_id, "3ds", 409)
+            if isinstance(payment, Response):
+                return payment
             if not _same(values.get("form_token", ""), payment.form_token):
                 return refused_page(request, payment)
             if values.get("action") == "cancel":
