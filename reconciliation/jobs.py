@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from reconciliation.report import ImportReport
 from reconciliation.source import ImportOptions, PreparedStatement
 
 _log = logging.getLogger("kvits.import")
+LOCAL_IMPORTS = 2  # imports at once in a process without a broker
 ATTEMPTS = 3  # an import that meets a concurrent one of the same entries reads again
 # how far an import running in this process has read (SQLite: the import holds the only
 # write lock, so its progress cannot be written to the job row until it ends)
@@ -207,8 +210,20 @@ def start(factory: sessionmaker[Session], job_id: int, options: ImportOptions, b
         return
 
     def run() -> None:
-        run_job(factory, job_id, options)
-        if then is not None:
-            then()
+        try:
+            run_job(factory, job_id, options)
+            if then is not None:
+                then()
+        except Exception:  # noqa: BLE001  (the job row says failed, or resume_jobs takes it up)
+            _log.exception("import job %s stopped", job_id)
 
-    threading.Thread(target=run, daemon=True, name=f"kvits-import-{job_id}").start()
+    _local_imports().submit(run)
+
+
+@functools.lru_cache(maxsize=1)
+def _local_imports() -> ThreadPoolExecutor:
+    """Without a broker, this process's imports run on a few threads of their own, the
+    rest waiting in line: a thread per upload, each holding a database connection while
+    it waits its turn (imports of one merchant follow one another), emptied the
+    connection pool under a burst of uploads and stalled the API's own requests."""
+    return ThreadPoolExecutor(max_workers=LOCAL_IMPORTS, thread_name_prefix="kvits-import")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -146,3 +147,36 @@ def test_the_same_statement_uploaded_several_times_at_once_is_stored_once(api: A
             select(Payment.invoice_id).where(Payment.kind == "payment").group_by(Payment.invoice_id, Payment.bank_transaction_id)
             .having(func.count() > 1).subquery()))
     assert stored == new and stored and paid and twice == 0
+
+
+def test_a_burst_of_uploads_is_answered_at_once_and_imported_in_turn(api: Api, factory: sessionmaker[Session]) -> None:
+    """Forty uploads of one merchant at once, without a broker: every request answers 202
+    quickly and every file is imported. (A thread per import, each holding a database
+    connection while waiting its turn, used to empty the pool and stall the requests.)"""
+    from reconciliation.models import BankTransaction
+    from tests.api.test_http_api import finished, upload
+    from tests.helpers import Pay, statement_xml
+
+    count, entries = 40, 100
+    gate = threading.Barrier(count)
+    answers: list[tuple[int, float, str]] = []  # float-ok: seconds
+
+    def send(n: int) -> None:
+        content = statement_xml([Pay("10.00", f"Payer {n}", text=f"burst {n}", ref=f"B-{n}-{k}")
+                                 for k in range(entries)], stmt_id=f"ST-B{n}", msg_id=f"M-B{n}")
+        gate.wait()
+        started = time.perf_counter()
+        r = upload(api, content, name=f"burst-{n}.xml")
+        answers.append((r.status_code, time.perf_counter() - started, r.json().get("id", r.text)))
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert sorted(a[0] for a in answers) == [202] * count, answers
+    assert max(a[1] for a in answers) < 10, sorted(a[1] for a in answers)[-3:]
+    results = [finished(api, a[2]) for a in answers]
+    assert [r["state"] for r in results] == ["done"] * count, [r.get("error") for r in results]
+    with transaction(factory) as s:
+        assert s.scalar(select(func.count()).select_from(BankTransaction)) == count * entries

@@ -227,3 +227,52 @@ def test_imports_waiting_when_redis_restarts_empty_are_not_lost(
             states = _wait(factory, ids, log)
     assert set(states.values()) == {"done"}
     assert _stored(factory) == (ENTRIES, ENTRIES, ENTRIES, 0)
+
+
+def test_an_import_by_a_worker_meets_a_manual_match_of_the_same_invoices(
+        db_url: str, factory: sessionmaker[Session], redis_url: str, tmp_path: Path) -> None:
+    """A worker imports payments for ten invoices while a person assigns other payments
+    to the same ten by hand, at the same moments: for each invoice one wins and the
+    other sees it; no invoice is paid twice."""
+    import threading
+
+    from reconciliation import review
+    from reconciliation.service import ImportOptions, import_statement
+
+    count = 10
+    mid = _books(factory, count)
+    with transaction(factory) as s:  # payments nobody could match: for a person to assign
+        import_statement(s, mid, statement_xml([Pay(f"{10 + n}.00", f"Stranger {n}", text="thanks", ref=f"S-{n}")
+                                                for n in range(count)], stmt_id="ST-0", msg_id="M-0"),
+                         options=ImportOptions())
+        strangers = dict(s.execute(select(BankTransaction.account_servicer_reference, BankTransaction.id)).all())
+    ids = [_job(factory, mid, tmp_path, f"race-{n}.xml", statement_xml([_pay(n)], stmt_id=f"ST-R{n}", msg_id=f"M-R{n}"))
+           for n in range(count)]
+    env = _env(db_url, redis_url)
+    log = tmp_path / "workers.log"
+    refused: list[str] = []
+
+    def by_hand() -> None:
+        for n in range(count):
+            try:
+                with transaction(factory) as s:
+                    review.assign(s, mid, strangers[f"S-{n}"], [f"W-{n}"])
+            except review.ReviewError as exc:
+                refused.append(str(exc))
+            time.sleep(0.05)
+
+    with _worker(env, log, 2):
+        time.sleep(3)  # the worker is up and waiting
+        person = threading.Thread(target=by_hand)
+        _send(env, "statements.import_job", *ids)
+        person.start()
+        states = _wait(factory, ids, log)
+        person.join(60)
+    assert set(states.values()) == {"done"}
+    with factory() as s:
+        per_invoice = dict(s.execute(select(Invoice.number, func.count(Payment.id)).join(
+            Payment, Payment.invoice_id == Invoice.id).where(Payment.kind == "payment").group_by(Invoice.number)).all())
+        paid = dict(s.execute(select(Invoice.number, Invoice.paid_minor)).all())
+    assert per_invoice == {f"W-{n}": 1 for n in range(count)}, per_invoice  # one payment each, whoever won
+    assert paid == {f"W-{n}": (10 + n) * 100 for n in range(count)}
+    assert all("is paid" in why for why in refused), refused  # the person saw the import's
