@@ -32,6 +32,7 @@ ATTEMPTS = 3  # an import that meets a concurrent one of the same entries reads 
 # write lock, so its progress cannot be written to the job row until it ends)
 _PROGRESS: dict[int, int] = {}
 _PROGRESS_LOCK = threading.Lock()
+_IN_LINE: set[int] = set()  # jobs this process has in line or running (no broker)
 
 
 def progress_of(job: ImportJob) -> int:
@@ -209,6 +210,11 @@ def start(factory: sessionmaker[Session], job_id: int, options: ImportOptions, b
         import_job.apply_async(args=(job_id,))
         return
 
+    with _PROGRESS_LOCK:  # (resume_jobs may find it again while it waits in line here)
+        if job_id in _IN_LINE:
+            return
+        _IN_LINE.add(job_id)
+
     def run() -> None:
         try:
             run_job(factory, job_id, options)
@@ -216,6 +222,9 @@ def start(factory: sessionmaker[Session], job_id: int, options: ImportOptions, b
                 then()
         except Exception:  # noqa: BLE001  (the job row says failed, or resume_jobs takes it up)
             _log.exception("import job %s stopped", job_id)
+        finally:
+            with _PROGRESS_LOCK:
+                _IN_LINE.discard(job_id)
 
     _local_imports().submit(run)
 
