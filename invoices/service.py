@@ -21,7 +21,7 @@ from core.events import emit
 from core.money import AmountError, from_minor, parse_amount, to_minor
 from invoices import status as st
 from invoices.errors import InvoiceError
-from invoices.arithmetic import InvoiceMathError, LineInput, compute_totals
+from invoices.arithmetic import InvoiceMathError, InvoiceTotals, LineInput, compute_totals
 from invoices.models import LANGUAGES, Customer, CustomerIban, Invoice, InvoiceEvent, InvoiceLine, InvoiceSeries
 from invoices.references import compact_rf, rf_for_invoice
 
@@ -173,9 +173,9 @@ def note(session: Session, invoice: Invoice, kind: str, detail: str, amount_mino
 EARLIEST, LATEST = date(1970, 1, 1), date(2199, 12, 31)
 
 
-def create_draft(
-    session: Session, merchant_id: int, data: InvoiceInput, *, payment_terms_days: int = 14
-) -> Invoice:
+def _checked_draft(session: Session, merchant_id: int, data: InvoiceInput,
+                   payment_terms_days: int) -> tuple[Customer, str, InvoiceTotals, date]:
+    """What a draft of `data` is: its customer, currency, totals and due date, or why not."""
     currency = data.currency.strip().upper()
     if currency not in CURRENCIES:
         raise InvoiceError(f"currency {data.currency!r} is not an ISO 4217 code")
@@ -192,24 +192,21 @@ def create_draft(
     due = data.due_date or data.issue_date + timedelta(days=payment_terms_days)
     if due < data.issue_date:
         raise InvoiceError(f"due date {due} is before issue date {data.issue_date}")
-    invoice = Invoice(
-        merchant_id=merchant_id,
-        customer_id=customer.id,
-        number=data.number.strip() if data.number else None,
-        status=st.Status.DRAFT.value,
-        currency=currency,
-        issue_date=data.issue_date,
-        due_date=due,
-        notes=data.notes,
-        net_minor=to_minor(totals.net, currency),
-        vat_minor=to_minor(totals.vat, currency),
-        total_minor=to_minor(totals.total, currency),
-        paid_minor=0,
-    )
+    return customer, currency, totals, due
+
+
+def _fill(invoice: Invoice, data: InvoiceInput, customer: Customer, currency: str, totals: InvoiceTotals,
+          due: date) -> None:
+    invoice.customer_id, invoice.currency, invoice.issue_date, invoice.due_date = customer.id, currency, \
+        data.issue_date, due
+    invoice.notes = data.notes
+    invoice.net_minor = to_minor(totals.net, currency)
+    invoice.vat_minor = to_minor(totals.vat, currency)
+    invoice.total_minor = to_minor(totals.total, currency)
     for pos, (line, lt) in enumerate(zip(data.lines, totals.lines, strict=True), start=1):
         invoice.lines.append(
             InvoiceLine(
-                merchant_id=merchant_id,
+                merchant_id=invoice.merchant_id,
                 position=pos,
                 description=line.description,
                 quantity=line.quantity,
@@ -220,9 +217,33 @@ def create_draft(
                 vat_minor=to_minor(lt.vat, currency),
             )
         )
+
+
+def create_draft(
+    session: Session, merchant_id: int, data: InvoiceInput, *, payment_terms_days: int = 14
+) -> Invoice:
+    customer, currency, totals, due = _checked_draft(session, merchant_id, data, payment_terms_days)
+    invoice = Invoice(merchant_id=merchant_id, number=data.number.strip() if data.number else None,
+                      status=st.Status.DRAFT.value, paid_minor=0)
+    _fill(invoice, data, customer, currency, totals, due)
     session.add(invoice)
     session.flush()
     _event(session, invoice, "created", "draft created", invoice.total_minor)
+    return invoice
+
+
+def replace_draft(session: Session, invoice: Invoice, data: InvoiceInput, *, payment_terms_days: int = 14) -> Invoice:
+    """A draft changed as a whole (customer, currency, dates, lines, notes); once approved
+    an invoice is not changed, it is cancelled or credited."""
+    lock(session, invoice)
+    if invoice.status != st.Status.DRAFT.value:
+        raise InvoiceError(f"invoice {invoice.number or invoice.id} is {invoice.status}: only a draft can be changed")
+    customer, currency, totals, due = _checked_draft(session, invoice.merchant_id, data, payment_terms_days)
+    invoice.lines.clear()
+    session.flush()  # the old lines go before the new ones take their positions
+    _fill(invoice, data, customer, currency, totals, due)
+    session.flush()
+    _event(session, invoice, "changed", "draft changed", invoice.total_minor)
     return invoice
 
 

@@ -94,3 +94,19 @@ def create_customer(body: CustomerIn, who: Annotated[Principal, Depends(require(
 def get_customer(customer_id: str, who: Annotated[Principal, Depends(require("invoices:read"))],
                  s: Db) -> CustomerOut:
     return out(load(s, who.merchant_id, customer_id))
+
+
+@router.put("/{customer_id}", response_model=CustomerOut, summary="Change a customer's details")
+def replace_customer(customer_id: str, body: CustomerIn, who: Annotated[Principal, Depends(require("invoices:write"))],
+                     s: Db) -> CustomerOut:
+    """Name, email, country, language, VAT number replaced by the body; IBANs in it are
+    added to those known (an IBAN once seen paying stays evidence). The code stays."""
+    customer = load(s, who.merchant_id, customer_id)
+    if body.code != customer.code:
+        raise Problem(422, "code_fixed", f"a customer's code does not change: this one is {customer.code!r}")
+    upsert_customer(s, who.merchant_id, CustomerInput(
+        code=customer.code, name=body.name, email=body.email, country=body.country, language=body.language,
+        vat_number=body.vat_number, ibans=tuple(body.ibans)))
+    s.flush()
+    s.refresh(customer)
+    return out(customer)

@@ -23,7 +23,7 @@ from invoices.models import Invoice
 from core.db import utcnow
 from invoices import service as invoice_service
 from paylinks import links
-from invoices.service import EARLIEST, LATEST, InvoiceInput, approve, cancel, create_draft
+from invoices.service import EARLIEST, LATEST, InvoiceInput, approve, cancel, create_draft, replace_draft
 
 router = APIRouter(prefix="/v1/invoices", tags=["invoices"])
 
@@ -123,16 +123,35 @@ def list_invoices(who: Annotated[Principal, Depends(require("invoices:read"))],
     return InvoiceList(data=[out(i, today) for i in rows], next_cursor=encode_cursor(rows[-1].id) if more else None)
 
 
+def _input(customer_code: str, body: InvoiceIn) -> InvoiceInput:
+    return InvoiceInput(
+        customer_code=customer_code, currency=body.currency, issue_date=body.issue_date, due_date=body.due_date,
+        notes=body.notes, lines=[LineInput(line.description, Decimal(line.quantity), Decimal(line.unit_price),
+                                           Decimal(line.vat_rate), Decimal(line.discount_percent))
+                                 for line in body.lines])
+
+
 @router.post("", response_model=InvoiceOut, status_code=201)
 def create_invoice(body: InvoiceIn, request: Request, who: Annotated[Principal, Depends(require("invoices:write"))],
                    s: Db) -> InvoiceOut:
     customer = load_customer(s, who.merchant_id, body.customer)
     settings = request.app.state.settings
-    invoice = create_draft(s, who.merchant_id, InvoiceInput(
-        customer_code=customer.code, currency=body.currency, issue_date=body.issue_date, due_date=body.due_date,
-        notes=body.notes, lines=[LineInput(line.description, Decimal(line.quantity), Decimal(line.unit_price),
-                                           Decimal(line.vat_rate), Decimal(line.discount_percent))
-                                 for line in body.lines]), payment_terms_days=settings.payment_terms_days)
+    invoice = create_draft(s, who.merchant_id, _input(customer.code, body), payment_terms_days=settings.payment_terms_days)
+    return out(invoice, clock.today())
+
+
+@router.put("/{invoice_id}", response_model=InvoiceOut, summary="Change a draft as a whole")
+def replace_invoice(invoice_id: str, body: InvoiceIn, request: Request,
+                    who: Annotated[Principal, Depends(require("invoices:write"))], s: Db) -> InvoiceOut:
+    """A draft's customer, currency, dates, lines and notes, replaced by the body (the same
+    as creating one). An approved invoice is not changed: cancel it (409 `not_draft`)."""
+    invoice = load(s, who.merchant_id, invoice_id)
+    customer = load_customer(s, who.merchant_id, body.customer)
+    if invoice.status != st.Status.DRAFT.value:
+        raise Problem(409, "not_draft", f"invoice {invoice.number or invoice_id} is {invoice.status}: only a draft "
+                                        "can be changed; cancel it and make a new one")
+    replace_draft(s, invoice, _input(customer.code, body),
+                  payment_terms_days=request.app.state.settings.payment_terms_days)
     return out(invoice, clock.today())
 
 

@@ -391,3 +391,37 @@ def _cursor_of(suggestion: dict[str, Any]) -> str:
     from api.deps import encode_cursor
 
     return encode_cursor(int(suggestion["id"].split("_")[1]))
+
+
+def test_a_draft_is_changed_as_a_whole_and_an_issued_invoice_is_not(api: Api) -> None:
+    first, second = new_customer(api, code="C1"), new_customer(api, code="C2")
+    draft = new_invoice(api, first["id"])
+    body = {"customer": second["id"], "currency": "EUR", "issue_date": "2026-12-02", "due_date": "2026-12-20",
+            "notes": "changed", "lines": [{"description": "Hosting", "quantity": "3", "unit_price": "10.00",
+                                           "vat_rate": "21"}, {"description": "Setup", "quantity": "1",
+                                                               "unit_price": "5.00"}]}
+    changed = api.http.put(f"/v1/invoices/{draft['id']}", headers=api.h(), json=body)
+    assert changed.status_code == 200, changed.text
+    got = changed.json()
+    assert (got["customer"], got["total"], got["due_date"], got["status"]) == (second["id"], "41.30", "2026-12-20",
+                                                                               "draft")
+    assert (got["net"], got["vat"]) == ("35.00", "6.30")  # the new lines, the old one gone
+    problem(api.http.put(f"/v1/invoices/{draft['id']}", headers=api.h("b"), json=body), 404, "not_found")
+    problem(api.http.put(f"/v1/invoices/{draft['id']}", headers=api.h(), json={**body, "customer": "cus_999"}),
+            404, "not_found")
+    assert api.http.post(f"/v1/invoices/{draft['id']}/approve", headers=api.h()).status_code == 200
+    problem(api.http.put(f"/v1/invoices/{draft['id']}", headers=api.h(), json=body), 409, "not_draft")
+
+
+def test_a_customer_is_changed_but_keeps_its_code_and_ibans(api: Api) -> None:
+    made = new_customer(api)
+    body = {"code": "C1", "name": "SIA Jaunais Nosaukums", "country": "EE", "language": "et",
+            "ibans": ["EE382200221020145685"]}
+    changed = api.http.put(f"/v1/customers/{made['id']}", headers=api.h(), json=body)
+    assert changed.status_code == 200, changed.text
+    got = changed.json()
+    assert (got["name"], got["country"], got["language"]) == ("SIA Jaunais Nosaukums", "EE", "et")
+    assert sorted(got["ibans"]) == ["EE382200221020145685", "LV80BANK0000435195001"]
+    problem(api.http.put(f"/v1/customers/{made['id']}", headers=api.h(), json={**body, "code": "C9"}), 422,
+            "code_fixed")
+    problem(api.http.put(f"/v1/customers/{made['id']}", headers=api.h("b"), json=body), 404, "not_found")

@@ -50,13 +50,17 @@ def test_the_readme_api_example_works(sqlite_url: str) -> None:
         script = "\n".join(line.replace("127.0.0.1:8000", f"127.0.0.1:{port}") for line in lines[3:])
         result = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True,
                                 env={**env, "CLIENT_ID": client_id.group(1), "CLIENT_SECRET": secret.group(1)},
-                                timeout=120)
+                                timeout=120, cwd=REPO_ROOT)
         assert result.returncode == 0, result.stderr
         approved, listed = result.stdout.strip().split("\n")[-2:] if "\n" in result.stdout.strip() else (
             result.stdout, "")
         assert '"status":"issued"' in result.stdout and '"total":"121.00"' in result.stdout
         assert '"number":"INV-2026-00001"' in result.stdout
         assert approved or listed
+        # the statement upload's job, done, and the suggestions waiting for a person
+        done = next((line for line in result.stdout.splitlines() if '"id":"job_' in line), result.stdout[-2000:])
+        assert '"state":"done"' in done and '"new_transactions":' in done, done
+        assert '"invoice_numbers":["INV-2026-00001"]' in result.stdout  # a payment of SIA Kalnu Ceļš, for review
     finally:
         server.terminate()
         server.wait(10)
