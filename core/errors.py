@@ -3,3 +3,11 @@
 
 class KvitsError(ValueError):
     """Refused input or a refused action; the message names what is wrong."""
+
+
+class CodedError(KvitsError):
+    """A refusal with a stable `code` (the API's problem code) besides its message."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code

@@ -30,7 +30,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.db import transaction
-from core.errors import KvitsError
+from core.errors import CodedError, KvitsError
 from core.events import emit
 from core.models import Merchant
 from core.settings import Settings
@@ -59,12 +59,8 @@ _ATTEMPT_DONE = {"accepted": "succeeded", "completed": "succeeded", "rejected": 
                  "timed_out": "failed", "cancelled": "failed"}
 
 
-class RefundError(KvitsError):
+class RefundError(CodedError):
     """`code`: not_found, invalid_amount, too_much, not_refundable, payee_unknown, bank_unknown."""
-
-    def __init__(self, message: str, code: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True)

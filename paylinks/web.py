@@ -13,6 +13,7 @@ import re
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Annotated
 
@@ -153,12 +154,31 @@ _AMOUNT = re.compile(r"[0-9]{1,12}(?:[.,][0-9]{1,2})?")  # 1234.56 or 1234,56: w
 @router.post("/pay/{token}/bank")
 def pay_by_bank(request: Request, token: str, bank: Annotated[str, Form()] = "",
                 amount: Annotated[str | None, Form()] = None, lang: str | None = None) -> Response:
-    if request.app.state.guesses.blocked(_client(request)):
-        return _too_many()
     try:
         _banks(request).get(bank[:64])
+        refused = None
     except KvitsError:
-        return _show(request, token, lang, error=PayError(N_("Choose your bank from the list.")), status=422)
+        refused = PayError(N_("Choose your bank from the list."))
+    return _start(request, token, lang, amount, "the bank", refused, lambda wanted: _payments(request).start_bank(
+        token, bank, psu_ip=_client(request), user_agent=request.headers.get("user-agent"), amount=wanted))
+
+
+@router.post("/pay/{token}/card")
+def pay_by_card(request: Request, token: str, amount: Annotated[str | None, Form()] = None,
+                lang: str | None = None) -> Response:
+    """To the acquirer's card form: the card number is typed there, never here."""
+    return _start(request, token, lang, amount, "the card acquirer", None,
+                  lambda wanted: _payments(request).start_card(token, amount=wanted))
+
+
+def _start(request: Request, token: str, lang: str | None, amount: str | None, who: str, refused: PayError | None,
+           start: Callable[[Decimal | None], tuple[int, str]]) -> Response:
+    """A payer's "pay" (by bank or card): refused while guessing is blocked, for a choice
+    or amount that is not one, or an unknown link; else to where the payment starts."""
+    if request.app.state.guesses.blocked(_client(request)):
+        return _too_many()
+    if refused is not None:
+        return _show(request, token, lang, error=refused, status=422)
     wanted = _typed_amount(amount)
     if isinstance(wanted, PayError):
         return _show(request, token, lang, error=wanted, status=422)
@@ -166,11 +186,10 @@ def pay_by_bank(request: Request, token: str, bank: Annotated[str, Form()] = "",
         if links.find(s, token, utcnow()) is None:
             return _not_found(request)
     try:
-        _payment, url = _payments(request).start_bank(token, bank, psu_ip=_client(request),
-                                               user_agent=request.headers.get("user-agent"), amount=wanted)
+        _payment, url = start(wanted)
     except PayError as exc:
-        if "why" in exc.values:  # the bank refused or did not answer: nothing was paid (details in the log)
-            _log.warning("pay link %s…: the bank could not start the payment: %s", token[:6], exc.values["why"])
+        if "why" in exc.values:  # refused or no answer: nothing was paid (details in the log)
+            _log.warning("pay link %s…: %s could not start the payment: %s", token[:6], who, exc.values["why"])
             return _show(request, token, lang, error=exc, status=502)
         return _show(request, token, lang, error=exc, status=409)
     return RedirectResponse(url, status_code=303, headers=_HEADERS)
@@ -184,28 +203,6 @@ def _typed_amount(amount: str | None) -> Decimal | PayError | None:
     if not _AMOUNT.fullmatch(typed):
         return PayError(N_("%(amount)s is not an amount."), amount=amount[:32] if amount else "")
     return Decimal(typed.replace(",", "."))
-
-
-@router.post("/pay/{token}/card")
-def pay_by_card(request: Request, token: str, amount: Annotated[str | None, Form()] = None,
-                lang: str | None = None) -> Response:
-    """To the acquirer's card form: the card number is typed there, never here."""
-    if request.app.state.guesses.blocked(_client(request)):
-        return _too_many()
-    wanted = _typed_amount(amount)
-    if isinstance(wanted, PayError):
-        return _show(request, token, lang, error=wanted, status=422)
-    with transaction(request.app.state.factory) as s:
-        if links.find(s, token, utcnow()) is None:
-            return _not_found(request)
-    try:
-        _payment, url = _payments(request).start_card(token, amount=wanted)
-    except PayError as exc:
-        if "why" in exc.values:
-            _log.warning("pay link %s…: the card acquirer could not start the payment: %s", token[:6], exc.values["why"])
-            return _show(request, token, lang, error=exc, status=502)
-        return _show(request, token, lang, error=exc, status=409)
-    return RedirectResponse(url, status_code=303, headers=_HEADERS)
 
 
 def _link_payment(request: Request, token: str) -> Response | tuple[int, State] | None:

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from camt.errors import CamtError
 from core.db import transaction, utcnow
-from core.errors import KvitsError
+from core.errors import CodedError, KvitsError
 from core.leases import lease
 from psd2.client import Psd2Client
 from psd2.errors import BankUnavailable, NotFound, Psd2Error, RequestRejected
@@ -42,12 +42,8 @@ OVERLAP_DAYS = 2  # later ones start this much before the day fetched through (l
 _VALID = "valid"
 
 
-class FeedError(KvitsError):
+class FeedError(CodedError):
     """`code`: not_found, invalid_iban, bank_unknown, bank_refused, bank_unavailable."""
-
-    def __init__(self, message: str, code: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True)
